@@ -1,0 +1,1 @@
+"""Composition root: configuration, the Flask app, channel adapters, workers and the CLI."""

@@ -1,0 +1,60 @@
+"""The `aduan` command line. Each module below owns and registers its own commands."""
+from __future__ import annotations
+
+import click
+
+from bot.config import ConfigError, load_settings
+from bot.runtime import Runtime
+from flows.errors import DomainError
+from storage.errors import StorageError
+
+
+class _Group(click.Group):
+    """Turns the errors we raise on purpose into one clear line and exit status 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (ConfigError, DomainError, StorageError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+class Context:
+    def __init__(self, config_path: str | None):
+        self.config_path = config_path
+        self._runtime: Runtime | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = Runtime(load_settings(self.config_path))
+        return self._runtime
+
+    def database(self) -> Runtime:
+        """The runtime, after checking the schema is migrated."""
+        rt = self.runtime
+        if not rt.schema_is_current():
+            raise click.ClickException(
+                f"the database at {rt.engine.url.render_as_string()} is not up to date; "
+                "run `aduan db upgrade` first")
+        return rt
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", metavar="PATH", envvar="ADUAN_CONFIG",
+              help="Config file (default: $ADUAN_CONFIG, else ./config.toml, else built-in defaults).")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None):
+    """Aduan: complaint intake and case handling for Indonesian public-service units."""
+    ctx.obj = Context(config_path)
+    ctx.call_on_close(lambda: ctx.obj._runtime and ctx.obj._runtime.close())
+
+
+def _register() -> None:
+    from bot.cli import calendar, cases, db, officers, run, units, workflows
+
+    for module in (db, run, units, officers, cases, workflows, calendar):
+        module.register(main)
+
+
+_register()

@@ -1,0 +1,39 @@
+"""Plain-text tables and office-time formatting for the command line."""
+from __future__ import annotations
+
+import textwrap
+from datetime import datetime
+
+import click
+
+from flows.calendar import OfficeCalendar, zone_abbreviation
+
+
+def office_time(cal: OfficeCalendar, at: datetime | None) -> str:
+    if at is None:
+        return "-"
+    local = cal.local(at)
+    return f"{local:%a %Y-%m-%d %H:%M} {zone_abbreviation(cal.timezone_name)}"
+
+
+def table(headers: list[str], rows: list[list], widths: dict[int, int] | None = None) -> str:
+    """Columns padded to fit; cells longer than their width (if given) wrap."""
+    widths = widths or {}
+    cells = [[str(c) if c is not None else "-" for c in row] for row in rows]
+    wrapped = [[textwrap.wrap(c, widths[i]) or [""] if i in widths else [c]
+                for i, c in enumerate(row)] for row in cells]
+    size = [len(h) for h in headers]
+    for row in wrapped:
+        for i, lines in enumerate(row):
+            size[i] = max(size[i], *(len(x) for x in lines))
+    out = ["  ".join(h.ljust(size[i]) for i, h in enumerate(headers)).rstrip(),
+           "  ".join("-" * s for s in size)]
+    for row in wrapped:
+        for n in range(max(len(lines) for lines in row)):
+            out.append("  ".join((lines[n] if n < len(lines) else "").ljust(size[i])
+                                 for i, lines in enumerate(row)).rstrip())
+    return "\n".join(out)
+
+
+def echo_table(headers, rows, widths=None, empty: str = "(none)") -> None:
+    click.echo(table(headers, rows, widths) if rows else empty)

@@ -1,0 +1,29 @@
+"""`aduan run`: serve Aduan with a production WSGI server (waitress)."""
+import logging
+
+import click
+
+
+@click.command("run")
+@click.option("--host", default=None, help="Address to listen on (default: server.host).")
+@click.option("--port", default=None, type=int, help="Port (default: server.port, 8080).")
+@click.pass_obj
+def run(obj, host, port):
+    """Serve the web app (webhooks, web chat, /healthz) on server.host:server.port."""
+    from waitress import serve
+
+    from bot.app import create_app
+
+    rt = obj.database()
+    settings = rt.settings
+    host = host or settings.server.host
+    port = port or settings.server.port
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+    click.echo(f"Aduan ({rt.workflow.name}, {settings.source}) on http://{host}:{port}/ "
+               f"- database {rt.engine.url.get_backend_name()}, redis {settings.redis.url.split('@')[-1]}")
+    serve(app, host=host, port=port, threads=settings.server.threads, ident="aduan")
+
+
+def register(main: click.Group) -> None:
+    main.add_command(run)

@@ -1,0 +1,122 @@
+"""`aduan workflow`: show and check workflows (presets or files)."""
+import click
+
+from bot.cli.render import echo_table
+from flows.presets import load_workflow, preset_names
+from flows.workflow import Workflow
+
+
+def _state_order(wf: Workflow) -> list[str]:
+    """The main path in the order a case meets it, then waiting states, then final ones."""
+    seen: list[str] = []
+
+    def visit(state: str) -> None:  # depth-first, transitions in file order
+        seen.append(state)
+        for t in wf.transitions_from(state):
+            if t.dest not in seen:
+                visit(t.dest)
+
+    visit(wf.initial)
+    def group(s):
+        st = wf.states[s]
+        return 2 if st.final else (1 if st.pause_clock else 0)
+
+    return sorted(seen, key=lambda s: (group(s), seen.index(s)))
+
+
+def _roles(wf: Workflow, names) -> str:
+    return ", ".join(wf.roles[r].label_id if r in wf.roles else r for r in names) or "-"
+
+
+def show_workflow(wf: Workflow) -> None:
+    h = wf.workflow
+    click.echo(f"{h.name}: {h.label_id}\n  ({h.label_en})\n  source: {h.source}")
+    if h.timezone:
+        click.echo(f"  time zone: {h.timezone}")
+    if wf.office_hours:
+        click.echo("  office hours: " + ", ".join(f"{d} {v}" for d, v in wf.office_hours.items()))
+    if h.notes_id:
+        click.echo(f"  notes: {h.notes_id}")
+
+    click.echo("\nRoles:")
+    echo_table(["role", "label", "kind"],
+               [[r, f"{d.label_id} / {d.label_en}", d.kind] for r, d in wf.roles.items()])
+
+    click.echo("\nSteps (SOP time as written; SLA as enforced):")
+    rows = [["-", "intake", wf.intake.step_id, "citizen", wf.intake.sop_time or "-", "-", "-"]]
+    for n, name in enumerate(_state_order(wf), 1):
+        st = wf.states[name]
+        if st.final:
+            rows.append([n, name, f"{st.label_id} / {st.label_en} (final)", "-", "-", "-", "-"])
+            continue
+        sla = st.sla or (f"on the {st.continues} clock" if st.continues else "-")
+        if st.pause_clock:
+            sla += " (pauses the clock)"
+        if st.sla_note:
+            sla += f" [{st.sla_note}]"
+        breach = []
+        if st.on_breach.notify:
+            breach.append("notify " + _roles(wf, st.on_breach.notify))
+        if st.on_breach.trigger:
+            breach.append(f"auto: {st.on_breach.trigger}")
+        reminders = " ".join(f"{f:.0%}" for f in st.remind_at) if (st.sla or st.continues) else ""
+        rows.append([n, name, f"{st.label_id} / {st.label_en}: {st.step_id or ''}",
+                     _roles(wf, st.actors), st.sop_time or "-", sla,
+                     "; ".join(breach + ([f"remind {reminders}"] if reminders else [])) or "-"])
+    echo_table(["#", "state", "label: SOP step", "who", "SOP time", "SLA", "breach / reminders"],
+               rows, widths={2: 48, 5: 30, 6: 28})
+
+    click.echo("\nTransitions:")
+    echo_table(["action", "command", "from", "to", "allowed roles", "needs"],
+               [[t.trigger, "/" + t.command if t.command else "-", ", ".join(t.source), t.dest,
+                 ", ".join(t.roles), t.needs or "-"] for t in wf.transitions],
+               widths={4: 36})
+    if wf.escalation:
+        e = wf.escalation
+        click.echo(f"\nEscalation: after {e.after} without a follow-up, notify {_roles(wf, e.notify)}"
+                   + ("; the citizen is told of the Ombudsman route (not for anonim reports)"
+                      if e.ombudsman_notice else ""))
+    if wf.categories:
+        click.echo("\nCategories:")
+        echo_table(["id", "label", "service time", "SLA overrides"],
+                   [[c.id, c.label_id, c.service_time or "-",
+                     ", ".join(f"{k}: {v}" for k, v in c.sla.items()) or "-"] for c in wf.categories],
+                   widths={2: 60})
+    if wf.periodic:
+        click.echo("\nPeriodic duties:")
+        echo_table(["every", "duty", "who", "SOP time"],
+                   [[p.every, p.step_id, _roles(wf, [p.actor]), p.sop_time or "-"] for p in wf.periodic],
+                   widths={1: 60})
+
+
+@click.group("workflow")
+def workflow():
+    """Workflows: the SOPs as data."""
+
+
+@workflow.command("list")
+def workflow_list():
+    """List the shipped presets."""
+    echo_table(["preset", "label", "source"],
+               [[n, (wf := load_workflow(n)).workflow.label_en, wf.workflow.source]
+                for n in preset_names()])
+
+
+@workflow.command("show")
+@click.argument("name_or_file")
+def workflow_show(name_or_file):
+    """Show a preset or workflow file: steps, SLAs, roles and transitions."""
+    show_workflow(load_workflow(name_or_file))
+
+
+@workflow.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+def workflow_check(file):
+    """Validate a workflow file; name the key at fault if it is not valid."""
+    wf = load_workflow(file)
+    click.echo(f"{file}: ok ({wf.name}: {len(wf.states)} states, "
+               f"{len(wf.transitions)} transitions, {len(wf.roles)} roles)")
+
+
+def register(main: click.Group) -> None:
+    main.add_command(workflow)

@@ -1,0 +1,239 @@
+"""Settings: a TOML file validated into typed sections, with secrets from the environment.
+
+Where the file comes from: `--config PATH`, else `$ADUAN_CONFIG`, else `./config.toml`
+if it exists, else the embedded defaults (which run: SQLite under var/ and in-process
+Redis). Any scalar key can be set from the environment as ADUAN_<SECTION>_<KEY>, e.g.
+ADUAN_TELEGRAM_TOKEN or ADUAN_DATABASE_URL; that is how secrets stay out of the file.
+A bad value stops start-up with a ConfigError that names the key and what is wrong.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError,
+                      field_validator)
+from sqlalchemy.engine import make_url
+
+from flows.calendar import OfficeCalendar, parse_week
+from flows.errors import CalendarError, DomainError, SlaParseError
+from flows.presets import DEFAULT_PRESET, load_workflow
+from flows.sla import parse_sla
+from flows.workflow import CategoryDef, Workflow
+
+DEFAULT_PATH = "config.toml"
+
+
+class ConfigError(Exception):
+    """A configuration problem; the message names the file and the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OfficeSettings(_Section):
+    name: str = "Layanan Pengaduan"
+    timezone: str | None = None  # default: the workflow's, else Asia/Jakarta
+    hours: dict[str, str] | None = None  # default: the workflow's, else civil-service hours
+    extra_days_off: dict[date, str] | list[date] = []
+    default_language: Literal["id", "en"] = "id"
+    ticket_prefix: str = Field("ADU", pattern=r"^[A-Z]{2,6}$")
+    contacts: str = ""
+    service_pledge: str = ""  # Maklumat Pelayanan, published to citizens
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v):
+        if v is not None:
+            try:
+                OfficeCalendar(v)
+            except CalendarError as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, v):
+        if v is not None:
+            try:
+                parse_week(v)
+            except CalendarError as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///var/aduan.db"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v):
+        try:
+            backend = make_url(v).get_backend_name()
+        except Exception:
+            raise ValueError(f"not a database URL: {v!r}") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"{backend!r} is not supported; use sqlite:/// or postgresql+psycopg://")
+        return v
+
+
+class RedisSettings(_Section):
+    url: str = "memory://"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v):
+        if v != "memory://" and not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("use memory:// (in-process) or a redis:// URL")
+        return v
+
+
+class WorkflowSettings(_Section):
+    preset: str = DEFAULT_PRESET  # a preset name or the path of a workflow TOML file
+
+
+class TelegramSettings(_Section):
+    token: SecretStr | None = None
+    secret_token: SecretStr | None = None
+    api_base_url: str = "https://api.telegram.org"
+    officer_group_chat_id: int | None = None
+
+    @field_validator("secret_token")
+    @classmethod
+    def _secret(cls, v):
+        # Telegram allows 1-256 characters of A-Z, a-z, 0-9, _ and -.
+        if v is not None:
+            s = v.get_secret_value()
+            if not (1 <= len(s) <= 256 and all(c.isalnum() or c in "_-" for c in s)):
+                raise ValueError("1-256 characters, only letters, digits, '_' and '-'")
+        return v
+
+
+class WhatsAppSettings(_Section):
+    account_sid: str | None = None
+    auth_token: SecretStr | None = None
+    from_number: str | None = Field(None, pattern=r"^(whatsapp:)?\+[1-9]\d{6,14}$")
+    public_url: str | None = None  # the webhook URL exactly as Twilio calls it
+    api_base_url: str = "https://api.twilio.com"
+    templates: dict[str, str] = {}  # purpose -> approved Content SID (HX...)
+
+
+class WebchatSettings(_Section):
+    enabled: bool = True
+    title: str = ""  # default: the office name
+    secret_key: SecretStr | None = None  # signs visitor cookies
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    threads: int = Field(8, ge=1, le=256)
+
+
+class Settings(_Section):
+    office: OfficeSettings = OfficeSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    workflow: WorkflowSettings = WorkflowSettings()
+    categories: list[CategoryDef] = []  # default: the workflow's categories
+    telegram: TelegramSettings = TelegramSettings()
+    whatsapp: WhatsAppSettings = WhatsAppSettings()
+    webchat: WebchatSettings = WebchatSettings()
+    server: ServerSettings = ServerSettings()
+    _source: str = PrivateAttr("(embedded defaults)")
+
+    @property
+    def source(self) -> str:
+        """Where the settings came from, for messages."""
+        return self._source
+
+    # -- what the settings resolve to -------------------------------------------------
+    def load_workflow(self) -> Workflow:
+        return load_workflow(self.workflow.preset)
+
+    def calendar(self, workflow: Workflow) -> OfficeCalendar:
+        tz = self.office.timezone or workflow.workflow.timezone or "Asia/Jakarta"
+        spec = self.office.hours or workflow.office_hours or None
+        days_off = self.office.extra_days_off
+        if isinstance(days_off, list):
+            days_off = {d: "hari libur kantor" for d in days_off}
+        return OfficeCalendar(tz, parse_week(spec) if spec else None, days_off)
+
+    def effective_categories(self, workflow: Workflow) -> tuple[CategoryDef, ...]:
+        return tuple(self.categories) or workflow.categories
+
+
+def _key(loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _environment_overrides(data: dict) -> dict:
+    """Apply ADUAN_<SECTION>_<KEY> variables to scalar keys of the sections."""
+    for section, field in Settings.model_fields.items():
+        model = field.annotation
+        if not (isinstance(model, type) and issubclass(model, _Section)):
+            continue
+        for key in model.model_fields:
+            value = os.environ.get(f"ADUAN_{section}_{key}".upper())
+            if value is not None:
+                data.setdefault(section, {})[key] = value
+    return data
+
+
+def resolve_path(explicit: str | None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    if env := os.environ.get("ADUAN_CONFIG"):
+        return Path(env)
+    default = Path(DEFAULT_PATH)
+    return default if default.exists() else None
+
+
+def load_settings(explicit: str | None = None) -> Settings:
+    path = resolve_path(explicit)
+    data: dict = {}
+    source = "(embedded defaults)"
+    if path is not None:
+        source = str(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = _environment_overrides(data)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"{source}: {_key(err['loc'])}: {err['msg']}") from None
+    settings._source = source
+    _check_against_workflow(settings)
+    return settings
+
+
+def _check_against_workflow(settings: Settings) -> None:
+    try:
+        workflow = settings.load_workflow()
+    except DomainError as exc:
+        raise ConfigError(f"{settings.source}: workflow.preset: {exc}") from None
+    for i, cat in enumerate(settings.categories):
+        for state, text in cat.sla.items():
+            if state not in workflow.states:
+                raise ConfigError(f"{settings.source}: categories[{i}].sla.{state}: "
+                                  f"not a state of workflow {workflow.name!r}")
+            try:
+                parse_sla(text)
+            except SlaParseError as exc:
+                raise ConfigError(f"{settings.source}: categories[{i}].sla.{state}: {exc}") from None
+    try:
+        settings.calendar(workflow)
+    except CalendarError as exc:
+        raise ConfigError(f"{settings.source}: office: {exc}") from None

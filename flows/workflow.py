@@ -1,0 +1,295 @@
+"""Workflows as data: the schema of a workflow TOML file and its validation.
+
+A workflow names its roles, its states (labels in Indonesian and English, the SOP
+step, who acts, the SLA, what happens on breach, whether the clock pauses there) and
+its transitions (trigger, sources, destination, roles allowed). `parse_workflow`
+turns TOML text into a checked `Workflow`; every problem is reported with the key at
+fault, e.g. ``transitions[3].dest: unknown state 'dispozed'``.
+"""
+from __future__ import annotations
+
+import tomllib
+from collections import deque
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from flows.calendar import parse_week
+from flows.errors import CalendarError, SlaParseError, WorkflowError
+from flows.sla import Sla, parse_sla
+
+# Actors that exist in every workflow without being declared.
+CITIZEN, SYSTEM = "citizen", "system"
+BUILTIN_ROLES = (CITIZEN, SYSTEM)
+ROLE_KINDS = ("coordinator", "liaison", "officer", "leadership")
+DEFAULT_REMINDERS = (0.5, 0.8, 1.0)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RoleDef(_Strict):
+    label_id: str
+    label_en: str
+    kind: Literal["coordinator", "liaison", "officer", "leadership"]
+
+
+class BreachDef(_Strict):
+    notify: tuple[str, ...] = ()
+    trigger: str | None = None  # fired automatically by the system on breach
+
+
+class StateDef(_Strict):
+    label_id: str
+    label_en: str
+    step_id: str | None = None  # the SOP activity, as written
+    step_en: str | None = None
+    actors: tuple[str, ...] = ()  # roles that must act in this state (get reminders)
+    sla: str | None = None  # the enforced clock, e.g. "3 working days"
+    sop_time: str | None = None  # the SOP's own words for the time limit
+    sla_note: str | None = None  # why the enforced clock differs from sop_time, if it does
+    pause_clock: bool = False  # entering pauses the previous stage's clock (waiting on citizen)
+    continues: str | None = None  # this stage runs on the named stage's clock
+    final: bool = False
+    citizen_visible: bool = True
+    remind_at: tuple[float, ...] = DEFAULT_REMINDERS
+    on_breach: BreachDef = BreachDef()
+
+    @field_validator("remind_at")
+    @classmethod
+    def _fractions(cls, v):
+        if any(not 0 < f <= 1.5 for f in v):
+            raise ValueError("each threshold must be a fraction of the SLA between 0 and 1.5")
+        return tuple(sorted(v))
+
+
+class TransitionDef(_Strict):
+    trigger: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    source: tuple[str, ...]
+    dest: str
+    roles: tuple[str, ...] = Field(min_length=1)
+    label_id: str
+    label_en: str
+    command: str | None = None  # chat command (Indonesian), e.g. "verifikasi"
+    command_en: str | None = None
+    needs: Literal["note", "unit"] | None = None  # what the actor must give
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _listify(cls, v):
+        return (v,) if isinstance(v, str) else v
+
+
+class IntakeDef(_Strict):
+    step_id: str = "Pelapor menyampaikan pengaduan melalui kanal yang tersedia"
+    step_en: str = "The reporter files the complaint through an available channel"
+    sop_time: str | None = None
+    require_email: bool = False
+
+
+class EscalationDef(_Strict):
+    after: str  # e.g. "60 working days" without a follow-up
+    notify: tuple[str, ...]
+    ombudsman_notice: bool = True  # tell the citizen of the Ombudsman route (not anonim)
+    followed_up: tuple[str, ...]  # states that count as a follow-up
+
+
+class CategoryDef(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label_id: str
+    label_en: str
+    service_time: str | None = None  # the service standard's time, as written
+    sla: dict[str, str] = {}  # per-state SLA overrides for cases of this category
+
+
+class PeriodicDef(_Strict):
+    step_id: str
+    step_en: str
+    actor: str
+    sop_time: str | None = None
+    every: Literal["month", "year"]
+
+
+class WorkflowHeader(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    label_id: str
+    label_en: str
+    source: str  # the SOP or rule this reproduces
+    initial: str
+    timezone: str | None = None  # the office time zone the SOP is written for
+    notes_id: str | None = None
+    notes_en: str | None = None
+
+
+class Workflow(_Strict):
+    workflow: WorkflowHeader
+    office_hours: dict[str, str] = {}
+    intake: IntakeDef = IntakeDef()
+    roles: dict[str, RoleDef]
+    states: dict[str, StateDef]
+    transitions: tuple[TransitionDef, ...]
+    escalation: EscalationDef | None = None
+    categories: tuple[CategoryDef, ...] = ()
+    periodic: tuple[PeriodicDef, ...] = ()
+
+    # -- convenience --------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.workflow.name
+
+    @property
+    def initial(self) -> str:
+        return self.workflow.initial
+
+    def sla(self, state: str, category: str | None = None) -> Sla | None:
+        """The enforced SLA of a state, with the category's override if it has one."""
+        text = self.states[state].sla
+        for cat in self.categories:
+            if cat.id == category and state in cat.sla:
+                text = cat.sla[state]
+        return parse_sla(text) if text else None
+
+    def transitions_from(self, state: str) -> list[TransitionDef]:
+        return [t for t in self.transitions if state in t.source]
+
+    def transition(self, trigger: str, state: str) -> TransitionDef | None:
+        for t in self.transitions:
+            if t.trigger == trigger and state in t.source:
+                return t
+        return None
+
+    def roles_of_kind(self, kind: str) -> list[str]:
+        return [r for r, d in self.roles.items() if d.kind == kind]
+
+    @property
+    def officer_roles(self) -> list[str]:
+        return list(self.roles)
+
+
+def _key(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def parse_workflow(text: str, source: str = "<workflow>") -> Workflow:
+    """Parse and check a workflow TOML text; raise WorkflowError naming the key at fault."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise WorkflowError(source, "(file)", f"not valid TOML: {exc}") from exc
+    try:
+        wf = Workflow.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise WorkflowError(source, _key(err["loc"]) or "(top)", err["msg"]) from exc
+    _check(wf, source)
+    return wf
+
+
+def _check(wf: Workflow, source: str) -> None:
+    def fail(key: str, problem: str):
+        raise WorkflowError(source, key, problem)
+
+    states, roles = wf.states, set(wf.roles) | set(BUILTIN_ROLES)
+    for r in BUILTIN_ROLES:
+        if r in wf.roles:
+            fail(f"roles.{r}", f"'{r}' is built in and must not be declared")
+
+    def known_state(key: str, name: str):
+        if name not in states:
+            fail(key, f"unknown state {name!r} (states: {', '.join(states)})")
+
+    def known_role(key: str, name: str):
+        if name not in roles:
+            fail(key, f"role {name!r} is not declared in [roles] and is not built in "
+                      f"(roles: {', '.join(sorted(roles))})")
+
+    known_state("workflow.initial", wf.initial)
+    if wf.office_hours:
+        try:
+            parse_week(wf.office_hours)
+        except CalendarError as exc:
+            fail("office_hours", str(exc))
+    if not wf.roles_of_kind("coordinator"):
+        fail("roles", "no role has kind = \"coordinator\"; someone must receive new cases")
+
+    seen: dict[tuple[str, str], int] = {}
+    triggers = set()
+    for i, t in enumerate(wf.transitions):
+        key = f"transitions[{i}]"
+        for s in t.source:
+            known_state(f"{key}.source", s)
+            if (t.trigger, s) in seen:
+                fail(f"{key}.trigger", f"{t.trigger!r} from {s!r} is already defined in "
+                                       f"transitions[{seen[(t.trigger, s)]}]")
+            seen[(t.trigger, s)] = i
+        known_state(f"{key}.dest", t.dest)
+        for r in t.roles:
+            known_role(f"{key}.roles", r)
+        triggers.add(t.trigger)
+
+    for name, st in states.items():
+        key = f"states.{name}"
+        for r in st.actors:
+            known_role(f"{key}.actors", r)
+        for r in st.on_breach.notify:
+            known_role(f"{key}.on_breach.notify", r)
+        if st.sla is not None:
+            try:
+                parse_sla(st.sla)
+            except SlaParseError as exc:
+                fail(f"{key}.sla", str(exc))
+        if st.final and st.sla:
+            fail(f"{key}.sla", "a final state has no clock")
+        if st.continues is not None:
+            known_state(f"{key}.continues", st.continues)
+            if st.sla:
+                fail(f"{key}.sla", "a state that continues another stage's clock has no SLA of its own")
+        if trig := st.on_breach.trigger:
+            t = wf.transition(trig, name)
+            if t is None:
+                fail(f"{key}.on_breach.trigger", f"no transition {trig!r} leaves {name!r}")
+            if SYSTEM not in t.roles:
+                fail(f"{key}.on_breach.trigger", f"transition {trig!r} does not allow role 'system'")
+        if not st.final and not wf.transitions_from(name):
+            fail(key, "not final and has no way out (add a transition or set final = true)")
+
+    # Every state must be reachable from the initial state.
+    reached, todo = {wf.initial}, deque([wf.initial])
+    while todo:
+        for t in wf.transitions_from(todo.popleft()):
+            if t.dest not in reached:
+                reached.add(t.dest)
+                todo.append(t.dest)
+    for name in states:
+        if name not in reached:
+            fail(f"states.{name}", f"unreachable from the initial state {wf.initial!r}")
+
+    if wf.escalation is not None:
+        try:
+            parse_sla(wf.escalation.after)
+        except SlaParseError as exc:
+            fail("escalation.after", str(exc))
+        for r in wf.escalation.notify:
+            known_role("escalation.notify", r)
+        for s in wf.escalation.followed_up:
+            known_state("escalation.followed_up", s)
+
+    for i, cat in enumerate(wf.categories):
+        for state, text in cat.sla.items():
+            known_state(f"categories[{i}].sla", state)
+            try:
+                parse_sla(text)
+            except SlaParseError as exc:
+                fail(f"categories[{i}].sla.{state}", str(exc))
+    for i, p in enumerate(wf.periodic):
+        known_role(f"periodic[{i}].actor", p.actor)
+
+    commands: dict[str, str] = {}
+    for i, t in enumerate(wf.transitions):
+        for cmd in filter(None, (t.command, t.command_en)):
+            if commands.setdefault(cmd, t.trigger) != t.trigger:
+                fail(f"transitions[{i}].command", f"/{cmd} already names {commands[cmd]!r}")

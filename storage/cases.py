@@ -1,0 +1,192 @@
+"""The case service: open a case, fire transitions as an actor, find and list cases.
+
+Every change happens inside the caller's transaction: the case row (optimistic
+lock on `version`), its event, and its deadline rows are written together or not
+at all.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from flows.calendar import OfficeCalendar
+from flows.case_fields import ActorType, Channel, Kind, Privacy
+from flows.errors import RoleNotAllowed
+from flows.presets import lifecycle_of, load_workflow
+from flows.workflow import BUILTIN_ROLES, CategoryDef, Workflow
+from storage import deadlines
+from storage.errors import Conflict, InvalidInput, NotFound
+from storage.models import Case, CaseEvent, Citizen, Deadline, utcnow
+from storage.tickets import next_ticket
+from storage.units import unit_by_code
+
+MAX_TEXT = 4000  # longer texts are split or refused by the intake dialog, never cut here
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: an officer with a role (and unit), the citizen, the system, an admin."""
+
+    type: ActorType
+    role: str
+    id: int | None = None
+    unit_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        if self.type is ActorType.OFFICER:
+            return f"officer #{self.id} ({self.role})"
+        return self.type.value
+
+    @classmethod
+    def officer(cls, officer) -> "Actor":
+        return cls(ActorType.OFFICER, officer.role, officer.id, officer.unit_id)
+
+
+CITIZEN = Actor(ActorType.CITIZEN, "citizen")
+SYSTEM = Actor(ActorType.SYSTEM, "system")
+
+
+def _choice(enum, value: str, what: str) -> str:
+    try:
+        return enum(value).value
+    except ValueError:
+        raise InvalidInput(f"{what} {value!r} is not one of: {', '.join(e.value for e in enum)}") from None
+
+
+class CaseService:
+    def __init__(self, workflow: Workflow, calendar: OfficeCalendar, *,
+                 categories: tuple[CategoryDef, ...] | None = None, ticket_prefix: str = "ADU"):
+        self.workflow = workflow
+        self.calendar = calendar
+        self.categories = tuple(categories) if categories else workflow.categories
+        self.ticket_prefix = ticket_prefix
+
+    # -- lookups ----------------------------------------------------------------------
+    def workflow_of(self, case: Case) -> Workflow:
+        """Cases keep the workflow they were opened with, even after the office switches."""
+        return self.workflow if case.workflow == self.workflow.name else load_workflow(case.workflow)
+
+    def get(self, session: Session, ticket: str, *, full: bool = False) -> Case:
+        query = select(Case).where(Case.ticket == ticket.strip().upper())
+        if full:
+            query = query.options(selectinload(Case.events), selectinload(Case.deadlines),
+                                  selectinload(Case.unit))
+        case = session.scalar(query)
+        if case is None:
+            raise NotFound(f"no case {ticket!r}")
+        return case
+
+    def list(self, session: Session, *, state: str | None = None, overdue: bool = False,
+             now: datetime | None = None, limit: int | None = None) -> list[Case]:
+        query = select(Case).order_by(Case.id)
+        if state:
+            query = query.where(Case.state == state)
+        if overdue:
+            query = query.where(Case.id.in_(
+                select(Deadline.case_id).where(
+                    Deadline.completed_at.is_(None), Deadline.kind == "stage",
+                    Deadline.paused_at.is_(None), Deadline.due_at < (now or utcnow()))
+            ))
+        if limit:
+            query = query.limit(limit)
+        return list(session.scalars(query))
+
+    def open_deadline(self, session: Session, case: Case) -> Deadline | None:
+        """The clock of the case's current stage, if it has one."""
+        return session.scalar(select(Deadline).where(
+            Deadline.case_id == case.id, Deadline.kind == "stage",
+            Deadline.completed_at.is_(None), Deadline.stage == case.state))
+
+    # -- changes ------------------------------------------------------------------------
+    def open_case(self, session: Session, *, kind: str, text: str, channel: str,
+                  category: str | None = None, privacy: str = Privacy.BIASA,
+                  citizen: Citizen | None = None, language: str = "id",
+                  actor: Actor = CITIZEN, now: datetime | None = None) -> Case:
+        now = now or utcnow()
+        kind = _choice(Kind, kind, "kind")
+        privacy = _choice(Privacy, privacy, "privacy")
+        channel = _choice(Channel, channel, "channel")
+        if not text or not text.strip():
+            raise InvalidInput("the complaint text is empty")
+        if len(text) > MAX_TEXT:
+            raise InvalidInput(f"the complaint text has {len(text)} characters; at most {MAX_TEXT}")
+        if category is not None and self.categories and category not in {c.id for c in self.categories}:
+            raise InvalidInput(f"category {category!r} is not one of: "
+                               f"{', '.join(c.id for c in self.categories)}")
+        wf = self.workflow
+        year = self.calendar.local(now).year
+        case = Case(ticket=next_ticket(session, year, self.ticket_prefix), kind=kind,
+                    category=category, channel=channel, text=text.strip(), privacy=privacy,
+                    state=wf.initial, workflow=wf.name, citizen=citizen, language=language,
+                    created_at=now, updated_at=now)
+        session.add(case)
+        session.flush()
+        session.add(CaseEvent(case_id=case.id, at=now, actor_type=actor.type, actor_id=actor.id,
+                              actor_role=actor.role, action="open", to_state=wf.initial))
+        deadlines.on_enter(session, case, wf, self.categories, None, wf.initial, now, self.calendar)
+        session.flush()
+        return case
+
+    def fire(self, session: Session, ticket: str, trigger: str, actor: Actor, *,
+             note: str | None = None, unit_code: str | None = None,
+             expected_version: int | None = None, now: datetime | None = None) -> Case:
+        """Take the case through `trigger` as `actor`; raise a clear error if it cannot."""
+        now = now or utcnow()
+        case = self.get(session, ticket)
+        if expected_version is not None and case.version != expected_version:
+            raise self._conflict(session, case.id)
+        wf = self.workflow_of(case)
+        lifecycle = lifecycle_of(wf)
+        t = lifecycle.check(case.state, trigger, actor.role)
+        self._check_unit(wf, case, actor)
+        note = (note or "").strip() or None
+        if t.needs == "note" and not note:
+            raise InvalidInput(f"{trigger} needs a note (the reason or the answer)")
+        if t.needs == "unit":
+            if not unit_code:
+                raise InvalidInput(f"{trigger} needs a unit code")
+            case.unit = unit_by_code(session, unit_code)
+        old = case.state
+        case.state = lifecycle.fire(old, trigger, actor.role)
+        case.updated_at = now
+        new_def = wf.states[case.state]
+        case.closed_at = now if new_def.final else None
+        session.add(CaseEvent(case_id=case.id, at=now, actor_type=actor.type, actor_id=actor.id,
+                              actor_role=actor.role, action=trigger, from_state=old,
+                              to_state=case.state, note=note, public=new_def.citizen_visible))
+        try:
+            session.flush()  # UPDATE ... WHERE version = n: fails if someone acted first
+        except StaleDataError:
+            raise self._conflict(session, case.id) from None
+        deadlines.on_enter(session, case, wf, self.categories, old, case.state, now, self.calendar)
+        session.flush()
+        return case
+
+    def _check_unit(self, wf: Workflow, case: Case, actor: Actor) -> None:
+        """Unit-bound officers (liaisons, unit officers) act only on their unit's cases."""
+        if actor.type is not ActorType.OFFICER or actor.role in BUILTIN_ROLES:
+            return
+        kind = wf.roles[actor.role].kind if actor.role in wf.roles else None
+        if kind in ("liaison", "officer") and actor.unit_id is not None \
+                and case.unit_id is not None and case.unit_id != actor.unit_id:
+            raise RoleNotAllowed(f"{case.ticket} belongs to another unit")
+
+    def _conflict(self, session: Session, case_id: int) -> Conflict:
+        """Read the winner's change in a fresh session: ours may be mid-failure."""
+        with Session(session.get_bind()) as fresh:
+            case = fresh.get(Case, case_id)
+            last = fresh.scalar(select(CaseEvent).where(CaseEvent.case_id == case_id)
+                                .order_by(CaseEvent.id.desc()).limit(1))
+            who = "someone"
+            if last is not None:
+                who = (f"officer #{last.actor_id} ({last.actor_role})" if last.actor_type == "officer"
+                       else last.actor_type)
+            state = case.state
+            label = self.workflow_of(case).states[state].label_en
+            return Conflict(f"{case.ticket} was just changed by {who}; it is now {label!r} ({state})",
+                            actor=who, state=state)

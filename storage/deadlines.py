@@ -1,0 +1,92 @@
+"""Keeping a case's deadline rows in step with its state.
+
+One rule covers every workflow: when a case moves, each open stage clock either
+carries on (the new state runs on the same clock: the same stage, or a stage that
+`continues` it), pauses (the new state waits on the citizen), or completes. A state
+with an SLA and no clock carried into it gets a new one.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flows.calendar import OfficeCalendar
+from flows.sla import parse_sla
+from flows.stage_clock import StageClock
+from flows.workflow import CategoryDef, Workflow
+from storage.models import Case, Deadline
+
+
+def clock_of(row: Deadline) -> StageClock:
+    return StageClock(sla=parse_sla(row.sla), started_at=row.started_at,
+                      paused_seconds=row.paused_seconds, paused_at=row.paused_at)
+
+
+def sla_text(workflow: Workflow, categories: tuple[CategoryDef, ...], state: str,
+             category: str | None) -> str | None:
+    """A state's enforced SLA, with the case category's override if it has one."""
+    text = workflow.states[state].sla
+    for cat in categories:
+        if cat.id == category and state in cat.sla:
+            text = cat.sla[state]
+    return text
+
+
+def _root(workflow: Workflow, state: str) -> str:
+    return workflow.states[state].continues or state
+
+
+def refresh(row: Deadline, cal: OfficeCalendar) -> None:
+    """Recompute the due time and the next reminder from the row's clock."""
+    clock = clock_of(row)
+    row.due_at = clock.due(cal)
+    pending = [f for f in row.thresholds if f not in row.fired]
+    row.next_remind_at = (
+        None if clock.paused or not pending else clock.threshold_at(cal, min(pending))
+    )
+
+
+def open_clock(session: Session, case: Case, kind: str, stage: str, sla: str,
+               thresholds, now: datetime, cal: OfficeCalendar) -> Deadline:
+    row = Deadline(case_id=case.id, kind=kind, stage=stage, sla=sla, started_at=now,
+                   paused_seconds=0.0, thresholds=sorted(thresholds), fired=[])
+    refresh(row, cal)
+    session.add(row)
+    return row
+
+
+def on_enter(session: Session, case: Case, workflow: Workflow,
+             categories: tuple[CategoryDef, ...], old_state: str | None, new_state: str,
+             now: datetime, cal: OfficeCalendar) -> None:
+    """Move the case's clocks from old_state to new_state (old_state None: a new case)."""
+    new_def = workflow.states[new_state]
+    carried = False
+    rows = session.scalars(select(Deadline).where(
+        Deadline.case_id == case.id, Deadline.completed_at.is_(None))).all()
+    for row in rows:
+        if row.kind == "escalation":
+            if workflow.escalation is None or new_state in workflow.escalation.followed_up:
+                row.completed_at = now
+            continue
+        if _root(workflow, row.stage) == _root(workflow, new_state) and not new_def.final:
+            if row.paused_at is not None:
+                row.paused_seconds = clock_of(row).resume(cal, now).paused_seconds
+                row.paused_at = None
+            row.stage = new_state
+            refresh(row, cal)
+            carried = True
+        elif new_def.pause_clock and row.stage == old_state:
+            row.paused_at = now
+            refresh(row, cal)
+        else:
+            row.completed_at = now
+            row.next_remind_at = None
+    if not carried:
+        text = sla_text(workflow, categories, new_state, case.category)
+        if text:
+            open_clock(session, case, "stage", new_state, text, new_def.remind_at, now, cal)
+    if old_state is None and workflow.escalation is not None:
+        open_clock(session, case, "escalation", "escalation", workflow.escalation.after,
+                   (1.0,), now, cal)

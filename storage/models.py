@@ -1,0 +1,252 @@
+"""The tables. Times are UTC (UTCDateTime); texts shown to people live in flows/handlers."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON, Boolean, ForeignKey, Index, Integer, MetaData, SmallInteger, String, Text,
+    UniqueConstraint, CheckConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import UTCDateTime
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Unit(Base):
+    """A work unit (unit kerja / OPD) cases are forwarded to."""
+
+    __tablename__ = "units"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Citizen(Base):
+    __tablename__ = "citizens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164
+    language: Mapped[str] = mapped_column(String(5), default="id")
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    identities: Mapped[list[CitizenIdentity]] = relationship(back_populates="citizen")
+
+
+class CitizenIdentity(Base):
+    """A citizen's address on one channel (Telegram chat id, WhatsApp number, web visitor)."""
+
+    __tablename__ = "citizen_identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(100))
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the citizen blocked the bot
+    last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # WhatsApp 24 h window
+    citizen: Mapped[Citizen] = relationship(back_populates="identities")
+
+
+class Officer(Base):
+    __tablename__ = "officers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(60))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    enrol_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    enrol_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    unit: Mapped[Unit | None] = relationship()
+    identities: Mapped[list[OfficerIdentity]] = relationship(back_populates="officer")
+
+
+class OfficerIdentity(Base):
+    __tablename__ = "officer_identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(100))
+    officer: Mapped[Officer] = relationship(back_populates="identities")
+
+
+class TicketCounter(Base):
+    """The last ticket number given out in a year (ADU-2025-000123)."""
+
+    __tablename__ = "ticket_counters"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_state_updated", "state", "updated_at"),
+        Index("ix_cases_citizen", "citizen_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    category: Mapped[str | None] = mapped_column(String(60))
+    channel: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    privacy: Mapped[str] = mapped_column(String(10), default="biasa")
+    state: Mapped[str] = mapped_column(String(60))
+    workflow: Mapped[str] = mapped_column(String(80))
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id", ondelete="SET NULL"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    lapor_tracking_id: Mapped[str | None] = mapped_column(String(40))
+    language: Mapped[str] = mapped_column(String(5), default="id")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    citizen: Mapped[Citizen | None] = relationship()
+    unit: Mapped[Unit | None] = relationship()
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", order_by="CaseEvent.id", viewonly=True
+    )
+    deadlines: Mapped[list[Deadline]] = relationship(
+        back_populates="case", order_by="Deadline.id", viewonly=True
+    )
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CaseEvent(Base):
+    """Append-only audit trail: who did what to a case, when, from which state to which."""
+
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_type: Mapped[str] = mapped_column(String(10))
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_role: Mapped[str | None] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(60))
+    from_state: Mapped[str | None] = mapped_column(String(60))
+    to_state: Mapped[str | None] = mapped_column(String(60))
+    note: Mapped[str | None] = mapped_column(Text)
+    public: Mapped[bool] = mapped_column(Boolean, default=True)  # shown to the citizen
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_events.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(20))
+    media_type: Mapped[str] = mapped_column(String(20))  # photo, document, voice, location
+    provider_ref: Mapped[str | None] = mapped_column(Text)  # Telegram file_id or Twilio media URL
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int | None] = mapped_column(Integer)
+    stored_path: Mapped[str | None] = mapped_column(Text)  # set when the worker has fetched it
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Deadline(Base):
+    """The clock of one stage of one case (or of the case's escalation).
+
+    A row is opened when a case enters a stage with an SLA and completed when it
+    leaves. `paused_seconds` is counted in the SLA's own way (office or wall-clock
+    seconds) and moves `due_at`; `next_remind_at` is when the next reminder threshold
+    falls, so the scheduler finds due work with an index instead of a scan.
+    """
+
+    __tablename__ = "deadlines"
+    __table_args__ = (
+        Index("ix_deadlines_open_remind", "completed_at", "next_remind_at"),
+        Index("ix_deadlines_open_due", "completed_at", "due_at"),
+        CheckConstraint("kind IN ('stage', 'escalation')", name="kind"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10), default="stage")
+    stage: Mapped[str] = mapped_column(String(60))
+    sla: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_seconds: Mapped[float] = mapped_column(default=0.0)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    thresholds: Mapped[list] = mapped_column(JSON, default=list)  # e.g. [0.5, 0.8, 1.0]
+    fired: Mapped[list] = mapped_column(JSON, default=list)  # thresholds already reminded
+    case: Mapped[Case] = relationship(back_populates="deadlines")
+
+
+class Outbox(Base):
+    """Every outgoing message, until the provider has accepted it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_pending", "status", "next_attempt_at"),
+        Index("ix_outbox_chat", "channel", "chat_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(100))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    payload: Mapped[dict] = mapped_column(JSON)  # text, buttons, media
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending/sent/failed/held
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    provider_message_id: Mapped[str | None] = mapped_column(String(100))
+    provider_status: Mapped[str | None] = mapped_column(String(30))
+    template_sid: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class InboundMessage(Base):
+    """Every webhook delivery that was accepted, once (the provider's id is unique)."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("channel", "provider_message_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    provider_message_id: Mapped[str] = mapped_column(String(100))
+    chat_id: Mapped[str | None] = mapped_column(String(100))
+    payload: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Rating(Base):
+    """The citizen's verdict on a case, and the optional SKM answers (9 elements, 1-4)."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (
+        CheckConstraint("score IS NULL OR score BETWEEN 1 AND 5", name="score"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    solved: Mapped[bool] = mapped_column(Boolean)
+    score: Mapped[int | None] = mapped_column(SmallInteger)
+    comment: Mapped[str | None] = mapped_column(Text)
+    skm: Mapped[dict | None] = mapped_column(JSON)  # {"u1": 4, ..., "u9": 3}
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

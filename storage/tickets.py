@@ -1,0 +1,31 @@
+"""Ticket numbers: ADU-2025-000123, one sequence per year, safe under concurrency."""
+from __future__ import annotations
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storage.models import TicketCounter
+
+
+def next_ticket(session: Session, year: int, prefix: str = "ADU") -> str:
+    """The next ticket number of `year`; the counter row is locked until commit."""
+    for _ in range(3):
+        number = session.execute(
+            update(TicketCounter).where(TicketCounter.year == year)
+            .values(last=TicketCounter.last + 1).returning(TicketCounter.last)
+        ).scalar_one_or_none()
+        if number is not None:
+            return f"{prefix}-{year}-{number:06d}"
+        try:
+            with session.begin_nested():  # first ticket of the year; another may race us
+                session.execute(insert(TicketCounter).values(year=year, last=0))
+        except IntegrityError:
+            pass
+    raise RuntimeError(f"could not allocate a ticket number for {year}")
+
+
+def ticket_exists(session: Session, ticket: str) -> bool:
+    from storage.models import Case
+
+    return session.scalar(select(Case.id).where(Case.ticket == ticket)) is not None
