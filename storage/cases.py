@@ -139,7 +139,7 @@ class CaseService:
         now = now or utcnow()
         case = self.get(session, ticket)
         if expected_version is not None and case.version != expected_version:
-            raise self._conflict(session, case.id)
+            raise self._conflict(session, case)
         wf = self.workflow_of(case)
         lifecycle = lifecycle_of(wf)
         t = lifecycle.check(case.state, trigger, actor.role)
@@ -159,10 +159,14 @@ class CaseService:
         session.add(CaseEvent(case_id=case.id, at=now, actor_type=actor.type, actor_id=actor.id,
                               actor_role=actor.role, action=trigger, from_state=old,
                               to_state=case.state, note=note, public=new_def.citizen_visible))
+        case_id = case.id
         try:
             session.flush()  # UPDATE ... WHERE version = n: fails if someone acted first
         except StaleDataError:
-            raise self._conflict(session, case.id) from None
+            # Our session is mid-failure (and `case` expired): read the winner's change
+            # in a fresh session.
+            with Session(session.get_bind()) as fresh:
+                raise self._conflict(fresh, fresh.get(Case, case_id)) from None
         deadlines.on_enter(session, case, wf, self.categories, old, case.state, now, self.calendar)
         session.flush()
         return case
@@ -176,17 +180,14 @@ class CaseService:
                 and case.unit_id is not None and case.unit_id != actor.unit_id:
             raise RoleNotAllowed(f"{case.ticket} belongs to another unit")
 
-    def _conflict(self, session: Session, case_id: int) -> Conflict:
-        """Read the winner's change in a fresh session: ours may be mid-failure."""
-        with Session(session.get_bind()) as fresh:
-            case = fresh.get(Case, case_id)
-            last = fresh.scalar(select(CaseEvent).where(CaseEvent.case_id == case_id)
-                                .order_by(CaseEvent.id.desc()).limit(1))
-            who = "someone"
-            if last is not None:
-                who = (f"officer #{last.actor_id} ({last.actor_role})" if last.actor_type == "officer"
-                       else last.actor_type)
-            state = case.state
-            label = self.workflow_of(case).states[state].label_en
-            return Conflict(f"{case.ticket} was just changed by {who}; it is now {label!r} ({state})",
-                            actor=who, state=state)
+    def _conflict(self, session: Session, case: Case) -> Conflict:
+        """Who changed the case last, and what it is now."""
+        last = session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id)
+                              .order_by(CaseEvent.id.desc()).limit(1))
+        who = "someone"
+        if last is not None:
+            who = (f"officer #{last.actor_id} ({last.actor_role})" if last.actor_type == "officer"
+                   else last.actor_type)
+        label = self.workflow_of(case).states[case.state].label_en
+        return Conflict(f"{case.ticket} was just changed by {who}; it is now {label!r} ({case.state})",
+                        actor=who, state=case.state)

@@ -1,0 +1,121 @@
+"""Fixtures. Storage and Redis tests run on SQLite and in-process Redis always, and also
+on PostgreSQL and a real Redis when ADUAN_TEST_DATABASE_URL / ADUAN_TEST_REDIS_URL are
+set. A configured service that does not answer stops the run: a failure, never a skip.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import redis
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from storage.db import make_engine, make_sessionmaker
+from storage.migrate import upgrade
+from storage.models import Base
+
+PG_URL = os.environ.get("ADUAN_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("ADUAN_TEST_REDIS_URL")
+DB_BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+REDIS_BACKENDS = ["memory"] + (["redis"] if REDIS_URL else [])
+
+
+def pytest_configure(config):
+    if PG_URL:
+        try:
+            engine = make_engine(PG_URL, connect_args={"connect_timeout": 3})
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            engine.dispose()
+        except Exception as exc:
+            raise pytest.UsageError(
+                f"ADUAN_TEST_DATABASE_URL is set but the database does not answer: {exc}")
+    if REDIS_URL:
+        try:
+            redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+        except Exception as exc:
+            raise pytest.UsageError(f"ADUAN_TEST_REDIS_URL is set but Redis does not answer: {exc}")
+
+
+def pytest_report_header(config):
+    return (f"aduan storage backends: {', '.join(DB_BACKENDS)}; "
+            f"redis backends: {', '.join(REDIS_BACKENDS)}")
+
+
+def local(tz: str):
+    """Make datetimes in an office zone: wib(2025, 3, 27, 15, 45)."""
+    zone = ZoneInfo(tz)
+    return lambda *args: datetime(*args, tzinfo=zone)
+
+
+wib, wita, wit = local("Asia/Jakarta"), local("Asia/Makassar"), local("Asia/Jayapura")
+
+
+@pytest.fixture(scope="session")
+def _pg_url():
+    """A schema of its own on the test PostgreSQL, dropped afterwards."""
+    schema = f"aduan_test_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=DB_BACKENDS)
+def database_url(request, tmp_path_factory):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'aduan.db'}"
+    return request.getfixturevalue("_pg_url")
+
+
+@pytest.fixture(scope="session")
+def _migrated(database_url):
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(_migrated):
+    """A migrated database, emptied after each test."""
+    yield _migrated
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with _migrated.begin() as conn:
+        if _migrated.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(text(f"DELETE FROM {t}"))
+
+
+@pytest.fixture
+def sessions(engine):
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture(params=REDIS_BACKENDS)
+def redis_client(request):
+    """In-process fakeredis, and the real server when configured; keys cleaned after."""
+    if request.param == "memory":
+        import fakeredis
+
+        yield fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+        return
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    yield client
+    for key in client.scan_iter("aduan-test*"):
+        client.delete(key)
+
+
+@pytest.fixture
+def redis_prefix():
+    return f"aduan-test-{uuid.uuid4().hex[:8]}"
