@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError,
-                      field_validator)
+                      field_validator, model_validator)
 from sqlalchemy.engine import make_url
 
 from flows.calendar import OfficeCalendar, parse_week
@@ -33,6 +33,15 @@ class ConfigError(Exception):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, data):
+        """`token = ""` in a file means "not set", like leaving the key out."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items()
+                    if not (v == "" and k in cls.model_fields and cls.model_fields[k].default is None)}
+        return data
 
 
 class OfficeSettings(_Section):

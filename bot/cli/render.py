@@ -1,6 +1,7 @@
 """Plain-text tables and office-time formatting for the command line."""
 from __future__ import annotations
 
+import sys
 import textwrap
 from datetime import datetime
 
@@ -36,4 +37,7 @@ def table(headers: list[str], rows: list[list], widths: dict[int, int] | None = 
 
 
 def echo_table(headers, rows, widths=None, empty: str = "(none)") -> None:
+    """Print a table; long cells wrap on a terminal and stay on one line in a pipe (grep)."""
+    if not sys.stdout.isatty():
+        widths = None
     click.echo(table(headers, rows, widths) if rows else empty)

@@ -1,0 +1,62 @@
+"""Redis helpers on in-process fakeredis and, when configured, a real Redis server."""
+import threading
+import time
+
+import pytest
+
+from storage.redis_store import MEMORY_URL, Busy, LeaderLock, chat_lock, connect
+
+
+def test_memory_url_is_one_shared_in_process_server():
+    a, b = connect(MEMORY_URL), connect(MEMORY_URL)
+    a.set("aduan-test:shared", "1")
+    assert b.get("aduan-test:shared") == "1"
+    a.delete("aduan-test:shared")
+
+
+def test_chat_lock_serializes_one_conversation(redis_client, redis_prefix):
+    inside, overlaps = [], []
+
+    def handle(n):
+        with chat_lock(redis_client, "telegram", "123", prefix=redis_prefix, wait=10):
+            if inside:
+                overlaps.append(n)
+            inside.append(n)
+            time.sleep(0.02)
+            inside.remove(n)
+
+    threads = [threading.Thread(target=handle, args=(n,)) for n in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert overlaps == []
+
+
+def test_chat_lock_gives_up_with_busy(redis_client, redis_prefix):
+    with chat_lock(redis_client, "whatsapp", "+62811", prefix=redis_prefix):
+        with pytest.raises(Busy):
+            with chat_lock(redis_client, "whatsapp", "+62811", prefix=redis_prefix, wait=0.1):
+                pass
+        # another conversation is not held up
+        with chat_lock(redis_client, "whatsapp", "+62812", prefix=redis_prefix, wait=0.1):
+            pass
+
+
+def test_leader_lock_has_one_holder(redis_client, redis_prefix):
+    first = LeaderLock(redis_client, "scheduler", ttl=5, prefix=redis_prefix)
+    second = LeaderLock(redis_client, "scheduler", ttl=5, prefix=redis_prefix)
+    assert first.acquire() and not second.acquire()
+    assert first.renew() and not second.renew()
+    first.release()
+    assert second.acquire()
+    second.release()
+
+
+def test_leader_lock_expires_when_its_holder_dies(redis_client, redis_prefix):
+    dead = LeaderLock(redis_client, "scheduler", ttl=0.2, prefix=redis_prefix)
+    assert dead.acquire()
+    time.sleep(0.35)
+    heir = LeaderLock(redis_client, "scheduler", ttl=5, prefix=redis_prefix)
+    assert heir.acquire() and not dead.renew()
+    heir.release()

@@ -1,0 +1,61 @@
+"""`aduan run` serves the app with a production WSGI server, and /healthz answers."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from bot.app import create_app
+from bot.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_healthz_checks_database_and_redis(database_url, engine):
+    settings = Settings.model_validate({"database": {"url": database_url}})
+    client = create_app(settings).test_client()
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    assert r.get_json() == {"status": "ok", "database": "ok", "redis": "ok", "workflow": "sp4n-lapor"}
+
+
+def test_healthz_reports_a_dead_dependency():
+    settings = Settings.model_validate({"redis": {"url": "redis://127.0.0.1:1/0"}})
+    r = create_app(settings).test_client().get("/healthz")
+    assert r.status_code == 503 and r.get_json()["redis"] == "down"
+
+
+def test_aduan_run_serves_healthz_with_waitress(tmp_path):
+    port = free_port()
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/var/aduan.db"\n'
+                   f'[server]\nport = {port}\n')
+    env = dict(os.environ, ADUAN_CONFIG=str(cfg))
+    aduan = [sys.executable, "-m", "bot"]
+    subprocess.run(aduan + ["db", "upgrade"], env=env, check=True, cwd=tmp_path, capture_output=True)
+    server = subprocess.Popen(aduan + ["run"], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        body, server_header = None, None
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                    body, server_header = r.read().decode(), r.headers.get("Server")
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert body is not None, "the server did not answer"
+        assert '"status":"ok"' in body.replace(" ", "")
+        assert server_header == "aduan"  # waitress, not Flask's development server
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=10)
+    assert f"on http://127.0.0.1:{port}/" in out and "WARNING: This is a development server" not in out
