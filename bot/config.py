@@ -22,7 +22,7 @@ from flows.calendar import OfficeCalendar, parse_week
 from flows.errors import CalendarError, DomainError, SlaParseError
 from flows.presets import DEFAULT_PRESET, load_workflow
 from flows.sla import parse_sla
-from flows.workflow import CategoryDef, Workflow
+from flows.workflow import CategoryDef, Workflow, key_path
 
 DEFAULT_PATH = "config.toml"
 
@@ -176,13 +176,6 @@ class Settings(_Section):
         return tuple(self.categories) or workflow.categories
 
 
-def _key(loc) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def _environment_overrides(data: dict) -> dict:
     """Apply ADUAN_<SECTION>_<KEY> variables to scalar keys of the sections."""
     for section, field in Settings.model_fields.items():
@@ -222,7 +215,7 @@ def load_settings(explicit: str | None = None) -> Settings:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise ConfigError(f"{source}: {_key(err['loc'])}: {err['msg']}") from None
+        raise ConfigError(f"{source}: {key_path(err['loc'])}: {err['msg']}") from None
     settings._source = source
     _check_against_workflow(settings)
     return settings

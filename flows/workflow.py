@@ -167,7 +167,8 @@ class Workflow(_Strict):
         return list(self.roles)
 
 
-def _key(loc: tuple) -> str:
+def key_path(loc: tuple) -> str:
+    """("transitions", 3, "dest") -> "transitions[3].dest": how errors name a key."""
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -184,7 +185,7 @@ def parse_workflow(text: str, source: str = "<workflow>") -> Workflow:
         wf = Workflow.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise WorkflowError(source, _key(err["loc"]) or "(top)", err["msg"]) from exc
+        raise WorkflowError(source, key_path(err["loc"]) or "(top)", err["msg"]) from exc
     _check(wf, source)
     return wf
 
