@@ -48,11 +48,18 @@ class OfficeSettings(_Section):
     name: str = "Layanan Pengaduan"
     timezone: str | None = None  # default: the workflow's, else Asia/Jakarta
     hours: dict[str, str] | None = None  # default: the workflow's, else civil-service hours
-    extra_days_off: dict[date, str] | list[date] = []
+    extra_days_off: dict[date, str] = {}  # a list of dates is accepted too
     default_language: Literal["id", "en"] = "id"
     ticket_prefix: str = Field("ADU", pattern=r"^[A-Z]{2,6}$")
     contacts: str = ""
     service_pledge: str = ""  # Maklumat Pelayanan, published to citizens
+
+    @field_validator("extra_days_off", mode="before")
+    @classmethod
+    def _days_off(cls, v):
+        if isinstance(v, list):
+            return {d: "hari libur kantor" for d in v}
+        return v
 
     @field_validator("timezone")
     @classmethod
@@ -167,26 +174,26 @@ class Settings(_Section):
     def calendar(self, workflow: Workflow) -> OfficeCalendar:
         tz = self.office.timezone or workflow.workflow.timezone or "Asia/Jakarta"
         spec = self.office.hours or workflow.office_hours or None
-        days_off = self.office.extra_days_off
-        if isinstance(days_off, list):
-            days_off = {d: "hari libur kantor" for d in days_off}
-        return OfficeCalendar(tz, parse_week(spec) if spec else None, days_off)
+        return OfficeCalendar(tz, parse_week(spec) if spec else None, self.office.extra_days_off)
 
     def effective_categories(self, workflow: Workflow) -> tuple[CategoryDef, ...]:
         return tuple(self.categories) or workflow.categories
 
 
-def _environment_overrides(data: dict) -> dict:
-    """Apply ADUAN_<SECTION>_<KEY> variables to scalar keys of the sections."""
+def _environment_overrides(data: dict) -> dict[tuple[str, str], str]:
+    """Apply ADUAN_<SECTION>_<KEY> variables to the sections' keys; return what came from where."""
+    used = {}
     for section, field in Settings.model_fields.items():
         model = field.annotation
         if not (isinstance(model, type) and issubclass(model, _Section)):
             continue
         for key in model.model_fields:
-            value = os.environ.get(f"ADUAN_{section}_{key}".upper())
+            name = f"ADUAN_{section}_{key}".upper()
+            value = os.environ.get(name)
             if value is not None:
                 data.setdefault(section, {})[key] = value
-    return data
+                used[(section, key)] = name
+    return used
 
 
 def resolve_path(explicit: str | None) -> Path | None:
@@ -208,14 +215,20 @@ def load_settings(explicit: str | None = None) -> Settings:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such config file") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not UTF-8 text") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    data = _environment_overrides(data)
+    from_env = _environment_overrides(data)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise ConfigError(f"{source}: {key_path(err['loc'])}: {err['msg']}") from None
+        where = from_env.get(tuple(err["loc"][:2]))
+        origin = f"{where} (environment)" if where else source
+        raise ConfigError(f"{origin}: {key_path(err['loc'])}: {err['msg']}") from None
     settings._source = source
     _check_against_workflow(settings)
     return settings

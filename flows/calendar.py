@@ -98,6 +98,7 @@ class OfficeCalendar:
     def month(self, year: int, month: int) -> list[Day]:
         if not 1 <= month <= 12:
             raise CalendarError(f"month {month} is not between 1 and 12")
+        _indonesian_holidays(year)  # says which years the calendar knows
         d = date(year, month, 1)
         days = []
         while d.month == month:
@@ -150,7 +151,10 @@ class OfficeCalendar:
     def due(self, start: datetime, sla: Sla) -> datetime:
         """When an SLA that starts at `start` falls due, in UTC."""
         if not sla.working:
-            return (self.local(start) + sla.wall_clock).astimezone(timezone.utc)
+            try:
+                return (self.local(start) + sla.wall_clock).astimezone(timezone.utc)
+            except OverflowError:
+                raise CalendarError(f"{sla} after {start:%Y-%m-%d} is beyond the calendar") from None
         if sla.unit == "days":
             d = self.start_day(start)
             for _ in range(sla.amount):

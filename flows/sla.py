@@ -20,6 +20,7 @@ _UNITS = {
     "hour": "hours", "hours": "hours", "jam": "hours",
     "minute": "minutes", "minutes": "minutes", "menit": "minutes", "min": "minutes",
 }
+_LIMITS = {"days": 3650, "hours": 87600, "minutes": 5256000}  # ten years
 _PATTERN = re.compile(
     r"^\s*(?P<n>\d+)\s*(?P<w1>working\s+)?(?P<unit>[a-z]+)(?P<w2>\s+(kerja|working))?\s*$"
 )
@@ -64,7 +65,9 @@ def parse_sla(text: str) -> Sla:
         )
     if m["w1"] and m["w2"]:
         raise SlaParseError(f"cannot read SLA {text!r}: 'working' is written twice")
-    amount = int(m["n"])
+    amount, unit = int(m["n"]), _UNITS[m["unit"]]
     if amount < 1:
         raise SlaParseError(f"SLA {text!r} must be at least 1")
-    return Sla(amount=amount, unit=_UNITS[m["unit"]], working=bool(m["w1"] or m["w2"]))
+    if amount > _LIMITS[unit]:
+        raise SlaParseError(f"SLA {text!r} is too long: at most {_LIMITS[unit]} {unit} (10 years)")
+    return Sla(amount=amount, unit=unit, working=bool(m["w1"] or m["w2"]))

@@ -247,6 +247,10 @@ def _check(wf: Workflow, source: str) -> None:
             fail(f"{key}.sla", "a final state has no clock")
         if st.continues is not None:
             known_state(f"{key}.continues", st.continues)
+            target = states[st.continues]
+            if target.final or not target.sla or target.continues:
+                fail(f"{key}.continues", f"{st.continues!r} has no clock of its own to continue "
+                                         "(it must be a non-final state with an SLA)")
             if st.sla:
                 fail(f"{key}.sla", "a state that continues another stage's clock has no SLA of its own")
         if trig := st.on_breach.trigger:

@@ -20,11 +20,11 @@ from flows.presets import lifecycle_of, load_workflow
 from flows.workflow import BUILTIN_ROLES, CategoryDef, Workflow
 from storage import deadlines
 from storage.errors import Conflict, InvalidInput, NotFound
-from storage.models import Case, CaseEvent, Citizen, Deadline, utcnow
+from storage.models import Attachment, Case, CaseEvent, Citizen, Deadline, utcnow
 from storage.tickets import next_ticket
 from storage.units import unit_by_code
 
-MAX_TEXT = 4000  # longer texts are split or refused by the intake dialog, never cut here
+MAX_TEXT = 8000  # the intake dialog refuses longer texts with a reason; nothing is ever cut
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,16 @@ def _choice(enum, value: str, what: str) -> str:
         return enum(value).value
     except ValueError:
         raise InvalidInput(f"{what} {value!r} is not one of: {', '.join(e.value for e in enum)}") from None
+
+
+def add_attachments(session: Session, case: Case, attachments: list[dict], channel: str,
+                    now: datetime, event_id: int | None = None) -> None:
+    """Keep the provider's reference (file id or media URL); the worker fetches the file."""
+    for a in attachments:
+        session.add(Attachment(case_id=case.id, event_id=event_id, channel=channel,
+                               media_type=a["kind"], provider_ref=a.get("ref"),
+                               content_type=a.get("content_type"), size=a.get("size"),
+                               created_at=now))
 
 
 class CaseService:
@@ -170,6 +180,18 @@ class CaseService:
         deadlines.on_enter(session, case, wf, self.categories, old, case.state, now, self.calendar)
         session.flush()
         return case
+
+    def add_info(self, session: Session, case: Case, actor: Actor, *, text: str | None,
+                 attachments: list[dict], channel: str, now: datetime | None = None) -> CaseEvent:
+        """Append information (text and files) to a case without changing its state."""
+        now = now or utcnow()
+        event = CaseEvent(case_id=case.id, at=now, actor_type=actor.type, actor_id=actor.id,
+                          actor_role=actor.role, action="citizen_info" if actor.type is ActorType.CITIZEN
+                          else "info", note=(text or "").strip() or None, public=True)
+        session.add(event)
+        session.flush()
+        add_attachments(session, case, attachments, channel, now, event_id=event.id)
+        return event
 
     def _check_unit(self, wf: Workflow, case: Case, actor: Actor) -> None:
         """Unit-bound officers (liaisons, unit officers) act only on their unit's cases."""

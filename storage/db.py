@@ -9,23 +9,37 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.errors import StorageError
+
+WRITE_OPTION = "aduan_unit_of_work"
+
 
 def make_engine(url: str, **kwargs) -> Engine:
     """An engine for `url`; a SQLite file gets its folder, WAL, foreign keys and a busy wait."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot create the database folder {folder}: {exc.strerror}") from None
         kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN and skips it for SELECT. Take
-        # control and begin IMMEDIATE: writers queue on the busy timeout instead of
-        # failing with SQLITE_BUSY_SNAPSHOT when a read turns into a write.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # control: a unit of work (`transaction()`) begins IMMEDIATE, so writers queue on
+        # the busy timeout instead of failing with SQLITE_BUSY_SNAPSHOT when a read turns
+        # into a write; plain reading sessions begin DEFERRED and never block writers (WAL).
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def _sqlite_begin(conn) -> None:
+    immediate = conn.get_execution_options().get(WRITE_OPTION)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_conn, _record):
@@ -46,4 +60,5 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back everything on any error."""
     with factory() as session:
         with session.begin():
+            session.connection(execution_options={WRITE_OPTION: True})
             yield session

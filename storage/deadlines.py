@@ -57,36 +57,61 @@ def open_clock(session: Session, case: Case, kind: str, stage: str, sla: str,
     return row
 
 
+def _pause(row: Deadline, now: datetime, cal: OfficeCalendar) -> None:
+    if row.paused_at is None:
+        row.paused_at = now
+        refresh(row, cal)
+
+
+def _resume(row: Deadline, now: datetime, cal: OfficeCalendar) -> None:
+    if row.paused_at is not None:
+        row.paused_seconds = clock_of(row).resume(cal, now).paused_seconds
+        row.paused_at = None
+        refresh(row, cal)
+
+
+def _complete(row: Deadline, now: datetime, cal: OfficeCalendar) -> None:
+    """Stop the clock; time spent paused until now still moves the due time."""
+    _resume(row, now, cal)
+    row.completed_at = now
+    row.next_remind_at = None
+
+
 def on_enter(session: Session, case: Case, workflow: Workflow,
              categories: tuple[CategoryDef, ...], old_state: str | None, new_state: str,
              now: datetime, cal: OfficeCalendar) -> None:
     """Move the case's clocks from old_state to new_state (old_state None: a new case)."""
     new_def = workflow.states[new_state]
     carried = False
+    escalation = workflow.escalation
     rows = session.scalars(select(Deadline).where(
         Deadline.case_id == case.id, Deadline.completed_at.is_(None))).all()
     for row in rows:
         if row.kind == "escalation":
-            if workflow.escalation is None or new_state in workflow.escalation.followed_up:
-                row.completed_at = now
+            if escalation is None or new_state in escalation.followed_up or new_def.final:
+                _complete(row, now, cal)
+            elif new_def.pause_clock:
+                _pause(row, now, cal)  # waiting on the citizen is not the office's delay
+            else:
+                _resume(row, now, cal)
             continue
         if _root(workflow, row.stage) == _root(workflow, new_state) and not new_def.final:
-            if row.paused_at is not None:
-                row.paused_seconds = clock_of(row).resume(cal, now).paused_seconds
-                row.paused_at = None
+            _resume(row, now, cal)
             row.stage = new_state
             refresh(row, cal)
             carried = True
         elif new_def.pause_clock and row.stage == old_state:
-            row.paused_at = now
-            refresh(row, cal)
+            _pause(row, now, cal)
         else:
-            row.completed_at = now
-            row.next_remind_at = None
+            _complete(row, now, cal)
     if not carried:
         text = sla_text(workflow, categories, new_state, case.category)
         if text:
             open_clock(session, case, "stage", new_state, text, new_def.remind_at, now, cal)
-    if old_state is None and workflow.escalation is not None:
-        open_clock(session, case, "escalation", "escalation", workflow.escalation.after,
-                   (1.0,), now, cal)
+    # The escalation watch runs from the case's opening until a follow-up, and again
+    # from a reopening (back out of the follow-up states) until the next one.
+    if escalation is not None and not new_def.final and new_state not in escalation.followed_up:
+        reopened = old_state is not None and (old_state in escalation.followed_up
+                                              or workflow.states[old_state].final)
+        if old_state is None or reopened:
+            open_clock(session, case, "escalation", "escalation", escalation.after, (1.0,), now, cal)

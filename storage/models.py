@@ -212,6 +212,7 @@ class Outbox(Base):
     chat_id: Mapped[str] = mapped_column(String(100))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
     payload: Mapped[dict] = mapped_column(JSON)  # text, buttons, media
+    purpose: Mapped[str | None] = mapped_column(String(40))  # picks a WhatsApp template
     status: Mapped[str] = mapped_column(String(12), default="pending")  # pending/sent/failed/held
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -234,6 +235,19 @@ class InboundMessage(Base):
     chat_id: Mapped[str | None] = mapped_column(String(100))
     payload: Mapped[dict] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Dialog(Base):
+    """A conversation's half-filled form or menu position, durable across restarts."""
+
+    __tablename__ = "dialogs"
+    __table_args__ = (UniqueConstraint("channel", "chat_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(100))
+    state: Mapped[dict] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class Rating(Base):

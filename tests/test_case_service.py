@@ -10,6 +10,7 @@ from flows.case_fields import ActorType
 from flows.errors import InvalidTransition, RoleNotAllowed
 from flows.presets import load_workflow
 from flows.workflow import CategoryDef
+from storage.db import transaction
 from storage.cases import CITIZEN, Actor, CaseService
 from storage.errors import Conflict, InvalidInput, NotFound
 from storage.models import Case, CaseEvent, Deadline
@@ -30,7 +31,7 @@ def service():
 def open_one(sessions, service, **kw):
     args = dict(kind="pengaduan", text="Lampu jalan mati", channel="whatsapp", now=wib(2025, 4, 8, 9, 0))
     args.update(kw)
-    with sessions.begin() as s:
+    with transaction(sessions) as s:
         return service.open_case(s, **args).ticket
 
 
@@ -63,7 +64,7 @@ def test_opening_writes_the_event_and_the_clocks(sessions, service):
     (dict(privacy="publik"), "privacy 'publik'"),
     (dict(channel="fax"), "channel 'fax'"),
     (dict(text="   "), "empty"),
-    (dict(text="x" * 5000), "5000 characters; at most 4000"),
+    (dict(text="x" * 9000), "9000 characters; at most 8000"),
 ])
 def test_bad_input_writes_nothing(sessions, service, kw, message):
     with pytest.raises(InvalidInput, match=message):
@@ -79,7 +80,7 @@ def test_categories_are_checked_and_override_slas(sessions):
     with pytest.raises(InvalidInput, match="category 'jalan' is not one of: infrastruktur, layanan"):
         open_one(sessions, service, category="jalan")
     ticket = open_one(sessions, service, category="infrastruktur")
-    with sessions.begin() as s:
+    with transaction(sessions) as s:
         add_unit(s, "PU", "Pekerjaan Umum")
         service.fire(s, ticket, "dispose", ADMIN_1, unit_code="PU", now=wib(2025, 4, 8, 10, 0))
         case = service.fire(s, ticket, "start", Actor(ActorType.OFFICER, "unit_officer", 5),
@@ -89,7 +90,7 @@ def test_categories_are_checked_and_override_slas(sessions):
 
 def test_every_change_is_an_event_with_actor_and_note(sessions, service):
     ticket = open_one(sessions, service)
-    with sessions.begin() as s:
+    with transaction(sessions) as s:
         service.fire(s, ticket, "reject", ADMIN_1, note="Bukan pengaduan", now=wib(2025, 4, 8, 11, 0))
     with sessions() as s:
         case = service.get(s, ticket, full=True)
@@ -111,7 +112,7 @@ def test_every_change_is_an_event_with_actor_and_note(sessions, service):
 def test_refusals_leave_the_case_untouched(sessions, service, trigger, actor, kw, error, message):
     ticket = open_one(sessions, service)
     with pytest.raises(error, match=message):
-        with sessions.begin() as s:
+        with transaction(sessions) as s:
             service.fire(s, ticket, trigger, actor, **kw)
     with sessions() as s:
         case = service.get(s, ticket, full=True)
@@ -120,19 +121,19 @@ def test_refusals_leave_the_case_untouched(sessions, service, trigger, actor, kw
 
 def test_unknown_ticket(sessions, service):
     with pytest.raises(NotFound, match="no case 'ADU-2025-999999'"):
-        with sessions.begin() as s:
+        with transaction(sessions) as s:
             service.fire(s, "ADU-2025-999999", "verify", ADMIN_1)
 
 
 def test_unit_bound_officers_act_only_on_their_units_cases(sessions, service):
     ticket = open_one(sessions, service)
-    with sessions.begin() as s:
+    with transaction(sessions) as s:
         pu, keu = add_unit(s, "PU", "Pekerjaan Umum"), add_unit(s, "KEU", "Keuangan")
         service.fire(s, ticket, "dispose", ADMIN_1, unit_code="PU")
     with pytest.raises(RoleNotAllowed, match="belongs to another unit"):
-        with sessions.begin() as s:
+        with transaction(sessions) as s:
             service.fire(s, ticket, "start", Actor(ActorType.OFFICER, "unit_officer", 7, keu.id))
-    with sessions.begin() as s:
+    with transaction(sessions) as s:
         assert service.fire(s, ticket, "start", Actor(ActorType.OFFICER, "unit_officer", 8, pu.id)).state \
             == "in_progress"
 
@@ -141,10 +142,10 @@ def test_a_stale_version_is_a_conflict_naming_who_acted(sessions, service):
     ticket = open_one(sessions, service)
     with sessions() as s:
         seen = service.get(s, ticket).version  # both officers looked at version 1
-    with sessions.begin() as s:
+    with transaction(sessions) as s:
         service.fire(s, ticket, "verify", ADMIN_1, expected_version=seen)
     with pytest.raises(Conflict) as err:
-        with sessions.begin() as s:
+        with transaction(sessions) as s:
             service.fire(s, ticket, "reject", ADMIN_2, note="spam", expected_version=seen)
     assert err.value.actor == "officer #1 (admin)" and err.value.state == "verified"
     assert "just changed by officer #1 (admin); it is now 'Verified' (verified)" in str(err.value)
@@ -165,7 +166,7 @@ def test_two_officers_racing_one_wins(sessions, service):
 
     def act(actor, trigger, note):
         try:
-            with sessions.begin() as s:
+            with transaction(sessions) as s:
                 service.get(s, ticket)
                 barrier.wait(timeout=10)
                 service.fire(s, ticket, trigger, actor, note=note, expected_version=seen)
@@ -201,3 +202,45 @@ def test_dialect_keeps_utc(sessions, service):
         case = service.get(s, ticket)
         assert case.created_at == datetime(2025, 4, 8, 2, 0, tzinfo=timezone.utc)
         assert case.created_at.tzinfo == timezone.utc
+
+
+def deadlines_of(sessions, ticket, kind):
+    with sessions() as s:
+        case = s.scalar(select(Case).where(Case.ticket == ticket))
+        return s.scalars(select(Deadline).where(Deadline.case_id == case.id, Deadline.kind == kind)
+                         .order_by(Deadline.id)).all()
+
+
+def test_a_clock_stopped_while_paused_keeps_its_pause(sessions, service):
+    ticket = open_one(sessions, service, now=wib(2025, 4, 8, 9, 0))  # due Fri 11 Apr 16.30
+    with transaction(sessions) as s:
+        service.fire(s, ticket, "request_info", ADMIN_1, note="Foto?", now=wib(2025, 4, 9, 9, 0))
+        service.fire(s, ticket, "archive_incomplete", Actor(ActorType.SYSTEM, "system"),
+                     now=wib(2025, 4, 24, 9, 0))
+    verification = deadlines_of(sessions, ticket, "stage")[0]
+    assert verification.stage == "received" and verification.paused_at is None
+    assert verification.completed_at <= verification.due_at  # one day used of three: met
+    assert verification.next_remind_at is None
+
+
+def test_the_escalation_watch_pauses_for_the_citizen_and_restarts_on_reopening(sessions, service):
+    ticket = open_one(sessions, service, now=wib(2025, 3, 27, 15, 45))
+    first = deadlines_of(sessions, ticket, "escalation")[0]
+    assert first.due_at == wib(2025, 7, 11, 16, 30)
+    with transaction(sessions) as s:
+        add_unit(s, "PU", "Pekerjaan Umum")
+        service.fire(s, ticket, "request_info", ADMIN_1, note="?", now=wib(2025, 4, 8, 7, 30))
+        service.fire(s, ticket, "provide_info", CITIZEN, now=wib(2025, 4, 9, 7, 30))  # one day paused
+    assert deadlines_of(sessions, ticket, "escalation")[0].due_at == wib(2025, 7, 14, 16, 0)
+    officer = Actor(ActorType.OFFICER, "unit_officer", 9)
+    with transaction(sessions) as s:
+        service.fire(s, ticket, "dispose", ADMIN_1, unit_code="PU", now=wib(2025, 4, 9, 9, 0))
+        service.fire(s, ticket, "start", officer, now=wib(2025, 4, 9, 10, 0))
+        service.fire(s, ticket, "answer", officer, note="Selesai", now=wib(2025, 4, 10, 10, 0))
+    rows = deadlines_of(sessions, ticket, "escalation")
+    assert len(rows) == 1 and rows[0].completed_at == wib(2025, 4, 10, 10, 0)
+    with transaction(sessions) as s:
+        service.fire(s, ticket, "not_resolved", CITIZEN, note="Belum", now=wib(2025, 4, 14, 9, 0))
+    rows = deadlines_of(sessions, ticket, "escalation")
+    assert len(rows) == 2 and rows[1].completed_at is None
+    assert rows[1].started_at == wib(2025, 4, 14, 9, 0)

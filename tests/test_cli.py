@@ -11,6 +11,7 @@ from bot.cli import main
 from flows.calendar import OfficeCalendar
 from flows.case_fields import ActorType
 from flows.presets import load_workflow, preset_names
+from storage.db import transaction
 from storage.cases import Actor, CaseService
 from storage.models import Officer, Unit
 from storage.units import add_unit
@@ -53,8 +54,8 @@ def test_db_upgrade_on_a_fresh_file(tmp_path):
     r = aduan("unit", "list", config=str(cfg))
     assert fails_with(r, "is not up to date; run `aduan db upgrade` first")
     r = aduan("db", "upgrade", config=str(cfg))
-    assert r.exit_code == 0 and "is at revision 0001" in r.output
-    assert "database: 0001  latest: 0001" in aduan("db", "current", config=str(cfg)).output
+    assert r.exit_code == 0 and "is at revision 0002" in r.output
+    assert "database: 0002  latest: 0002" in aduan("db", "current", config=str(cfg)).output
     assert aduan("unit", "list", config=str(cfg)).exit_code == 0
 
 
@@ -97,7 +98,7 @@ def test_a_bad_invite_writes_nothing(config, sessions, args, message):
 @pytest.fixture
 def two_cases(sessions):
     service = CaseService(load_workflow("sp4n-lapor"), OfficeCalendar("Asia/Jakarta"))
-    with sessions.begin() as s:
+    with transaction(sessions) as s:
         add_unit(s, "KEU", "Keuangan")
         a = service.open_case(s, kind="pengaduan", text="Antrian lama sekali", channel="telegram",
                               now=wib(2025, 3, 27, 15, 45)).ticket
@@ -218,3 +219,26 @@ def test_a_bad_config_stops_with_one_line(tmp_path):
     cfg.write_text('[office]\ntimezone = "Mars/Olympus"\n')
     assert fails_with(aduan("calendar", "show", "2025-04", config=str(cfg)),
                       "office.timezone: Value error, unknown time zone 'Mars/Olympus'")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["calendar", "due", "9999-12-31 15:45", "3 days"], "beyond the calendar"),
+    (["calendar", "due", "2025-01-01 10:00", "999999999 days"], "too long"),
+    (["calendar", "show", "0-01"], "no Indonesian holiday data for 0"),
+    (["calendar", "show", "99999-01"], "no Indonesian holiday data for 99999"),
+])
+def test_out_of_range_input_is_one_line(args, message):
+    assert fails_with(aduan(*args), message)
+
+
+def test_an_unreachable_database_is_one_line(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[database]\nurl = "postgresql+psycopg://nobody@127.0.0.1:1/none"\n')
+    assert fails_with(aduan("unit", "list", config=str(cfg)), "database error:")
+    cfg.write_text('[database]\nurl = "sqlite:////proc/nope/x.db"\n')
+    assert fails_with(aduan("unit", "list", config=str(cfg)), "cannot create the database folder")
+
+
+def test_run_refuses_a_port_out_of_range():
+    r = aduan("run", "--port", "99999")
+    assert r.exit_code == 2 and "99999 is not in the range" in r.output

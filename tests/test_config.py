@@ -113,3 +113,35 @@ def test_the_example_config_is_valid_and_documents_every_key():
         if isinstance(model, type) and hasattr(model, "model_fields"):
             for key in model.model_fields:
                 assert f"{key} =" in text or f"[{section}.{key}]" in text, f"{section}.{key}"
+
+
+@pytest.mark.parametrize("preset, zone", [("pst-sorong", "Asia/Jayapura"), ("bps-kaltim", "Asia/Makassar"),
+                                          ("bps-bengkulu", "Asia/Jakarta"), ("bangkalan", "Asia/Jakarta")])
+def test_the_example_config_leaves_each_preset_its_own_clock(tmp_path, preset, zone):
+    from pathlib import Path
+
+    example = (Path(__file__).resolve().parent.parent / "config.example.toml").read_text(encoding="utf-8")
+    s = load_settings(write(tmp_path, example.replace('preset = "sp4n-lapor"', f'preset = "{preset}"')))
+    assert s.calendar(s.load_workflow()).timezone_name == zone
+
+
+def test_an_environment_value_is_blamed_on_its_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADUAN_SERVER_PORT", "abc")
+    with pytest.raises(ConfigError, match=r"^ADUAN_SERVER_PORT \(environment\): server.port"):
+        load_settings(write(tmp_path, ""))
+
+
+@pytest.mark.parametrize("content, message", [(b"\xff\xfe[office]", "not UTF-8"), (None, "cannot read")])
+def test_unreadable_config_files(tmp_path, content, message):
+    path = tmp_path / "c.toml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(str(path))
+
+
+def test_a_bad_extra_day_off_names_the_value(tmp_path):
+    with pytest.raises(ConfigError, match="office.extra_days_off.2025-02-30"):
+        load_settings(write(tmp_path, '[office]\nextra_days_off = ["2025-02-30"]\n'))

@@ -6,6 +6,7 @@ import pytest
 from bot.config import Settings
 from flows.case_fields import ActorType
 from flows.presets import load_workflow
+from storage.db import transaction
 from storage.cases import CITIZEN, SYSTEM, Actor, CaseService
 from storage.models import Deadline
 from storage.units import add_unit
@@ -126,7 +127,7 @@ def test_walk_every_preset_to_a_final_state(preset, sessions):
     wf = load_workflow(preset)
     cal = Settings().calendar(wf)  # the preset's own time zone and hours
     service = CaseService(wf, cal)
-    with sessions.begin() as s:
+    with transaction(sessions) as s:
         unit = add_unit(s, "KEU", "Bagian Keuangan")
         case = service.open_case(s, kind="pengaduan", text="Antrian terlalu lama", channel="telegram",
                                  category=walk.get("category"), now=walk["opened"])
@@ -137,7 +138,7 @@ def test_walk_every_preset_to_a_final_state(preset, sessions):
             assert esc.due_at == walk["escalation_due"]
     visited = {wf.initial}
     for trigger, role, at, extra, state, due in walk["steps"]:
-        with sessions.begin() as s:
+        with transaction(sessions) as s:
             case = service.fire(s, ticket, trigger, actor_for(role, unit.id), now=at, **extra)
             assert case.state == state, trigger
             open_clock = service.open_deadline(s, case)
@@ -147,7 +148,7 @@ def test_walk_every_preset_to_a_final_state(preset, sessions):
                 assert open_clock is not None and open_clock.due_at == due, (trigger, state)
             visited.add(state)
     assert wf.states[state].final
-    with sessions.begin() as s:
+    with transaction(sessions) as s:
         case = service.get(s, ticket, full=True)
         assert case.closed_at == walk["steps"][-1][2]
         assert [e.action for e in case.events] == ["open"] + [st[0] for st in walk["steps"]]

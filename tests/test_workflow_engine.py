@@ -136,3 +136,10 @@ class TestTriggers:
         assert [t.trigger for t in self.lc.allowed("received", {"admin"})] == \
             ["verify", "request_info", "refer", "reject", "dispose"]
         assert self.lc.allowed("received", {"unit_officer"}) == []
+
+
+def test_continues_must_point_at_a_running_clock():
+    bad = GOOD.replace('final = true', 'final = true\n\n[states.verified]\nlabel_id = "v"\nlabel_en = "v"\n'
+                       'continues = "closed"', 1)
+    with pytest.raises(WorkflowError, match=r"states.verified.continues: 'closed' has no clock"):
+        parse_workflow(bad)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import click
+import sqlalchemy.exc
 
 from bot.config import ConfigError, load_settings
 from bot.runtime import Runtime
@@ -17,6 +18,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (ConfigError, DomainError, StorageError) as exc:
             raise click.ClickException(str(exc)) from None
+        except sqlalchemy.exc.DBAPIError as exc:
+            # e.g. the database does not answer; the driver's first line says why
+            first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            raise click.ClickException(f"database error: {first}") from None
 
 
 class Context:

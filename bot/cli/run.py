@@ -6,7 +6,8 @@ import click
 
 @click.command("run")
 @click.option("--host", default=None, help="Address to listen on (default: server.host).")
-@click.option("--port", default=None, type=int, help="Port (default: server.port, 8080).")
+@click.option("--port", default=None, type=click.IntRange(1, 65535),
+              help="Port (default: server.port, 8080).")
 @click.pass_obj
 def run(obj, host, port):
     """Serve the web app (webhooks, web chat, /healthz) on server.host:server.port."""
