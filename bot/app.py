@@ -12,9 +12,10 @@ from bot.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
+    """The web app; `aduan run` hands in its runtime so web and outbound share one."""
     app = Flask(__name__)
-    runtime = Runtime(settings or load_settings())
+    runtime = runtime or Runtime(settings or load_settings())
     app.extensions["aduan"] = runtime
     app.config["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024  # webhooks are small; bound them
 
@@ -39,4 +40,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         return jsonify(status="ok" if ok else "degraded", workflow=runtime.workflow.name,
                        **checks), (200 if ok else 503)
 
+    from bot.channels import telegram, webchat, whatsapp
+
+    app.secret_key = runtime.secret_key()
+    app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
+                      PERMANENT_SESSION_LIFETIME=30 * 24 * 3600)
+    app.register_blueprint(telegram.blueprint())
+    app.register_blueprint(whatsapp.blueprint())
+    if runtime.settings.webchat.enabled:
+        app.register_blueprint(webchat.blueprint())
     return app

@@ -45,7 +45,7 @@ class _Section(BaseModel):
 
 
 class OfficeSettings(_Section):
-    name: str = "Layanan Pengaduan"
+    name: str = "Aduan"
     timezone: str | None = None  # default: the workflow's, else Asia/Jakarta
     hours: dict[str, str] | None = None  # default: the workflow's, else civil-service hours
     extra_days_off: dict[date, str] = {}  # a list of dates is accepted too
@@ -80,6 +80,18 @@ class OfficeSettings(_Section):
             except CalendarError as exc:
                 raise ValueError(str(exc)) from None
         return v
+
+
+class IntakeSettings(_Section):
+    expire_hours: int = Field(24, ge=1, le=24 * 30)  # a half-filled complaint is dropped after
+    min_text: int = Field(10, ge=1, le=1000)
+    max_text: int = Field(8000, ge=100, le=8000)
+    max_attachments: int = Field(5, ge=0, le=20)
+    max_attachment_mb: int = Field(10, ge=1, le=50)
+
+
+class PrivacySettings(_Section):
+    retention_years: int = Field(5, ge=1, le=30)  # told to citizens before they consent
 
 
 class DatabaseSettings(_Section):
@@ -136,6 +148,7 @@ class WhatsAppSettings(_Section):
     public_url: str | None = None  # the webhook URL exactly as Twilio calls it
     api_base_url: str = "https://api.twilio.com"
     templates: dict[str, str] = {}  # purpose -> approved Content SID (HX...)
+    messages_per_second: int = Field(10, ge=1, le=400)  # the sender's Twilio rate
 
 
 class WebchatSettings(_Section):
@@ -152,6 +165,8 @@ class ServerSettings(_Section):
 
 class Settings(_Section):
     office: OfficeSettings = OfficeSettings()
+    intake: IntakeSettings = IntakeSettings()
+    privacy: PrivacySettings = PrivacySettings()
     database: DatabaseSettings = DatabaseSettings()
     redis: RedisSettings = RedisSettings()
     workflow: WorkflowSettings = WorkflowSettings()

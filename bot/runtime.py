@@ -1,24 +1,39 @@
 """Everything a process needs, built once from the settings: database, Redis, workflow."""
 from __future__ import annotations
 
+import secrets
 from contextlib import contextmanager
+from datetime import timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import Iterator
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.channels.telegram import TelegramSender
+from bot.channels.whatsapp import WhatsAppSender
 from bot.config import Settings
+from bot.outbound import Dispatcher, OutboundLoop
 from flows.calendar import OfficeCalendar
+from flows.messages import Inbound
 from flows.workflow import Workflow
+from handlers.citizen import CitizenConversation
+from handlers.inbound import process
+from handlers.office import Office
 from storage.cases import CaseService
+from storage.models import Outbox, utcnow
+from storage.outbox import FAILED, PENDING, mark_sent
+from storage.redis_store import chat_lock
 from storage.db import make_engine, make_sessionmaker, transaction
 from storage.migrate import is_current
 from storage.redis_store import connect
 
 
 class Runtime:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, clock=utcnow):
         self.settings = settings
+        self.clock = clock  # tests drive time through this
 
     @cached_property
     def workflow(self) -> Workflow:
@@ -51,9 +66,100 @@ class Runtime:
         with transaction(self.sessions) as session:
             yield session
 
+    # -- the conversation and the channels ----------------------------------------------
+    @cached_property
+    def conversation(self) -> CitizenConversation:
+        s = self.settings
+        office = Office(
+            name=s.office.name, contacts=s.office.contacts, service_pledge=s.office.service_pledge,
+            default_language=s.office.default_language, cases=self.cases,
+            dialog_ttl=timedelta(hours=s.intake.expire_hours), retention_years=s.privacy.retention_years,
+            limits={"min_text": s.intake.min_text, "max_text": s.intake.max_text,
+                    "max_attachments": s.intake.max_attachments,
+                    "max_attachment_bytes": s.intake.max_attachment_mb * 1024 * 1024})
+        return CitizenConversation(office)
+
+    def receive(self, channel: str, provider_id: str, inbound: Inbound | None, raw: dict) -> bool:
+        """Store and handle one delivery; returns only after the commit (then a 2xx is safe).
+        False when it was a repeat. One conversation's messages never race each other."""
+        now = self.clock()
+        if inbound is None:
+            with self.transaction() as s:
+                return process(s, self.conversation, channel, provider_id, None, raw, now)
+        with chat_lock(self.redis, channel, inbound.chat_id):
+            with self.transaction() as s:
+                new = process(s, self.conversation, channel, provider_id, inbound, raw, now)
+        if new:
+            self.wake_outbound()
+        return new
+
+    def record_delivery_status(self, channel: str, provider_message_id: str, status: str,
+                               error_code: str | None) -> None:
+        """A provider's delivery report (Twilio MessageStatus) on the outbox row."""
+        if not provider_message_id:
+            return
+        with self.transaction() as s:
+            row = s.scalar(select(Outbox).where(Outbox.channel == channel,
+                                                Outbox.provider_message_id.contains(provider_message_id)))
+            if row is None:
+                return
+            row.provider_status = status[:30]
+            if status in ("failed", "undelivered"):
+                row.status = FAILED
+                row.error = f"provider reported {status}" + (f" (error {error_code})" if error_code else "")
+
+    def fetch_webchat(self, chat_id: str, after: int) -> list[dict]:
+        """A web chat visitor's messages after id `after`; fetching is delivery."""
+        now = self.clock()
+        with self.transaction() as s:
+            rows = s.scalars(select(Outbox).where(Outbox.channel == "webchat", Outbox.chat_id == chat_id,
+                                                  Outbox.id > after).order_by(Outbox.id).limit(100)).all()
+            for row in rows:
+                if row.status == PENDING:
+                    mark_sent(row, None, now)
+            return [{"id": r.id, "text": r.payload["text"], "buttons": r.payload.get("buttons", [])}
+                    for r in rows]
+
+    @cached_property
+    def senders(self) -> dict:
+        """A sender for every channel that has credentials."""
+        s, found = self.settings, {}
+        if s.telegram.token is not None:
+            found["telegram"] = TelegramSender(s.telegram.token.get_secret_value(), s.telegram.api_base_url)
+        wa = s.whatsapp
+        if wa.account_sid and wa.auth_token is not None and wa.from_number:
+            found["whatsapp"] = WhatsAppSender(wa.account_sid, wa.auth_token.get_secret_value(),
+                                               wa.from_number, wa.api_base_url, wa.templates,
+                                               status_callback=wa.public_url)
+        return found
+
+    @cached_property
+    def outbound(self) -> OutboundLoop:
+        return OutboundLoop(Dispatcher(self, self.senders, clock=self.clock))
+
+    def wake_outbound(self) -> None:
+        if "outbound" in self.__dict__:
+            self.outbound.wake()
+
+    def secret_key(self) -> str:
+        """Signs web chat cookies: the configured key, else one made once and kept in var/."""
+        configured = self.settings.webchat.secret_key
+        if configured is not None:
+            return configured.get_secret_value()
+        path = Path("var") / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(32))
+        return path.read_text().strip()
+
     def schema_is_current(self) -> bool:
         return is_current(self.engine)
 
     def close(self) -> None:
+        if "outbound" in self.__dict__:
+            self.outbound.stop()
+        for sender in self.__dict__.get("senders", {}).values():
+            sender.close()
         if "engine" in self.__dict__:
             self.engine.dispose()

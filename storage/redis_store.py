@@ -6,6 +6,7 @@ nothing.
 """
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -69,3 +70,30 @@ class LeaderLock:
             self._lock.release()
         except redis.exceptions.LockError:
             pass
+
+
+class RateLimiter:
+    """Shared send limits across processes: one message per `chat_interval` seconds per
+    chat, and at most `per_second` messages a second per scope (e.g. Telegram's 30/s)."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "aduan"):
+        self.client, self.prefix = client, prefix
+
+    def wait_time(self, scope: str, chat_id: str, chat_interval: float, per_second: int) -> float:
+        """0 when a message may go now (and it is counted), else the seconds to wait."""
+        chat_key = f"{self.prefix}:rate:{scope}:chat:{chat_id}"
+        ttl = self.client.pttl(chat_key)
+        if ttl and ttl > 0:
+            return ttl / 1000
+        now = time.time()
+        second = int(now)
+        key = f"{self.prefix}:rate:{scope}:s:{second}"
+        pipe = self.client.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, 2)
+        count = pipe.execute()[0]
+        if count > per_second:
+            return max(0.001, second + 1 - now)
+        if chat_interval > 0:
+            self.client.set(chat_key, 1, px=max(1, int(chat_interval * 1000)))
+        return 0.0

@@ -119,3 +119,25 @@ def redis_client(request):
 @pytest.fixture
 def redis_prefix():
     return f"aduan-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def make_runtime(database_url, engine, tmp_path, monkeypatch):
+    """Runtimes on the test database, each with a fresh in-process Redis."""
+    from bot.config import Settings
+    from bot.runtime import Runtime
+    import storage.redis_store
+
+    monkeypatch.chdir(tmp_path)  # var/secret.key lands here
+    made = []
+
+    def make(clock=None, **sections):
+        monkeypatch.setattr(storage.redis_store, "_memory_server", None)
+        settings = Settings.model_validate({"database": {"url": database_url}, **sections})
+        runtime = Runtime(settings, clock=clock) if clock else Runtime(settings)
+        made.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in made:
+        runtime.close()

@@ -20,10 +20,16 @@ def run(obj, host, port):
     host = host or settings.server.host
     port = port or settings.server.port
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(settings)
+    app = create_app(runtime=rt)
+    channels = ", ".join(["webchat"] * settings.webchat.enabled + list(rt.senders)) or "none"
     click.echo(f"Aduan ({rt.workflow.name}, {settings.source}) on http://{host}:{port}/ "
-               f"- database {rt.engine.url.get_backend_name()}, redis {settings.redis.url.split('@')[-1]}")
-    serve(app, host=host, port=port, threads=settings.server.threads, ident="aduan")
+               f"- database {rt.engine.url.get_backend_name()}, redis {settings.redis.url.split('@')[-1]}, "
+               f"channels: {channels}")
+    rt.outbound.start()  # the embedded worker: drains the outbox in this process
+    try:
+        serve(app, host=host, port=port, threads=settings.server.threads, ident="aduan")
+    finally:
+        rt.outbound.stop()
 
 
 def register(main: click.Group) -> None:

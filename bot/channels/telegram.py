@@ -1,0 +1,184 @@
+"""Telegram: the webhook (updates in) and the Bot API (messages out).
+
+In: `POST /webhooks/telegram`, authenticated by the X-Telegram-Bot-Api-Secret-Token
+header, parsed with python-telegram-bot's types. A pressed button is answered in the
+webhook's own response (answerCallbackQuery), so it never spins.
+Out: one initialized `Bot` on one long-lived event loop per worker process.
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import threading
+
+from flask import Blueprint, current_app, jsonify, request
+from telegram import (Bot, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton,
+                      ReplyKeyboardMarkup, ReplyKeyboardRemove, Update)
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.channels.base import FAILED, RETRY, SENT, Outgoing, SendResult, split_text
+from flows.messages import Attachment, Inbound
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+TEXT_LIMIT = 4096
+
+
+class BadUpdate(ValueError):
+    pass
+
+
+# -- in ---------------------------------------------------------------------------------------
+def parse_update(data: dict) -> tuple[str, Inbound | None, str | None]:
+    """(update id, the Inbound or None when there is nothing to do, callback query id)."""
+    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+        raise BadUpdate("not a Telegram update")
+    try:
+        update = Update.de_json(data, None)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BadUpdate(f"unreadable update: {type(exc).__name__}") from None
+    uid = str(update.update_id)
+    if update.message is not None:
+        return uid, _from_message(uid, update.message), None
+    if update.callback_query is not None:
+        cq = update.callback_query
+        chat = cq.message.chat if cq.message is not None else None
+        if chat is not None and chat.type != "private":
+            return uid, None, cq.id
+        inbound = Inbound(CHANNEL, str(chat.id if chat else cq.from_user.id), uid, button=cq.data,
+                          language_hint=cq.from_user.language_code)
+        return uid, inbound, cq.id
+    if update.my_chat_member is not None:
+        member = update.my_chat_member
+        if member.chat.type == "private":
+            status = member.new_chat_member.status
+            event = "blocked" if status in ("kicked", "left") else "unblocked"
+            return uid, Inbound(CHANNEL, str(member.chat.id), uid, event=event), None
+    return uid, None, None  # edited messages and other kinds: recorded, nothing to do
+
+
+def _from_message(uid: str, m) -> Inbound | None:
+    if m.chat.type != "private":
+        return None  # group chats are not used for citizen intake
+    files: list[Attachment] = []
+    phone = None
+    if m.photo:
+        p = m.photo[-1]  # the largest size
+        files.append(Attachment("photo", p.file_id, "image/jpeg", p.file_size))
+    for kind in ("document", "voice", "audio", "video"):
+        f = getattr(m, kind)
+        if f is not None:
+            files.append(Attachment(kind, f.file_id, getattr(f, "mime_type", None), f.file_size,
+                                    getattr(f, "file_name", None)))
+    if m.sticker is not None:
+        files.append(Attachment("sticker", m.sticker.file_id))
+    if m.location is not None:
+        files.append(Attachment("location", f"{m.location.latitude},{m.location.longitude}"))
+    if m.contact is not None:
+        files.append(Attachment("contact"))
+        phone = m.contact.phone_number
+    user = m.from_user
+    return Inbound(CHANNEL, str(m.chat.id), uid, text=m.text or m.caption, attachments=tuple(files),
+                   language_hint=user.language_code if user else None, phone=phone)
+
+
+def blueprint() -> Blueprint:
+    bp = Blueprint("telegram", __name__)
+
+    @bp.post("/webhooks/telegram")
+    def webhook():
+        """Telegram update in: 403 without the secret; 200 only once it is stored."""
+        runtime = current_app.extensions["aduan"]
+        secret = runtime.settings.telegram.secret_token
+        given = request.headers.get(SECRET_HEADER, "")
+        if secret is None or not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
+            return jsonify(error="forbidden"), 403
+        data = request.get_json(silent=True)
+        try:
+            uid, inbound, callback_id = parse_update(data)
+        except BadUpdate as exc:
+            return jsonify(error=str(exc)), 400
+        runtime.receive(CHANNEL, uid, inbound, data)
+        if callback_id:  # answered in the response: no extra request, never a spinning button
+            return jsonify(method="answerCallbackQuery", callback_query_id=callback_id)
+        return jsonify(ok=True)
+
+    return bp
+
+
+# -- out --------------------------------------------------------------------------------------
+def _markup(payload: dict):
+    if payload.get("ask_contact"):
+        buttons = [[KeyboardButton(payload["ask_contact"], request_contact=True)]]
+        buttons += [[KeyboardButton(b["label"])] for row in payload.get("buttons", []) for b in row]
+        return ReplyKeyboardMarkup(buttons, one_time_keyboard=True, resize_keyboard=True)
+    if payload.get("buttons"):
+        return InlineKeyboardMarkup([[InlineKeyboardButton(b["label"], callback_data=b["payload"])
+                                      for b in row] for row in payload["buttons"]])
+    if payload.get("remove_keyboard"):
+        return ReplyKeyboardRemove()
+    return None
+
+
+def _seconds(value) -> float:
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
+
+
+class TelegramSender:
+    """Sends through the Bot API from a long-lived event loop in its own thread."""
+
+    channel = CHANNEL
+
+    def __init__(self, token: str, api_base_url: str):
+        base = api_base_url.rstrip("/")
+        self.bot = Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot")
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="telegram-loop", daemon=True)
+        self._thread.start()
+        self._initialized = False
+
+    def _run(self, coro, timeout: float = 60):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def send(self, message: Outgoing) -> SendResult:
+        try:
+            if not self._initialized:
+                self._run(self.bot.initialize())
+                self._initialized = True
+            ids = self._run(self._send(message))
+            return SendResult(SENT, provider_message_id=",".join(ids))
+        except RetryAfter as exc:
+            return SendResult(RETRY, delay=_seconds(exc.retry_after), error="429 retry_after")
+        except Forbidden as exc:  # blocked by the user, or kicked
+            return SendResult(FAILED, error=f"undeliverable: {exc.message}")
+        except BadRequest as exc:  # chat not found, bad markup: retrying will not help
+            return SendResult(FAILED, error=f"rejected: {exc.message}")
+        except (TimedOut, NetworkError, TimeoutError) as exc:
+            return SendResult(RETRY, delay=5, error=f"network: {exc}")
+
+    async def _send(self, message: Outgoing) -> list[str]:
+        payload = message.payload
+        parts = split_text(payload["text"], TEXT_LIMIT)
+        ids = []
+        for n, part in enumerate(parts):
+            last = n == len(parts) - 1  # the buttons go under the last part
+            sent = await self.bot.send_message(int(message.chat_id), part,
+                                               reply_markup=_markup(payload) if last else None)
+            ids.append(str(sent.message_id))
+        return ids
+
+    def set_webhook(self, url: str, secret_token: str) -> bool:
+        return self._run(self.bot.set_webhook(url, secret_token=secret_token,
+                                              allowed_updates=ALLOWED_UPDATES))
+
+    def close(self) -> None:
+        if self._initialized:
+            try:
+                self._run(self.bot.shutdown(), timeout=10)
+            except Exception:  # shutting down anyway
+                log.debug("telegram shutdown", exc_info=True)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)

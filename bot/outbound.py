@@ -1,0 +1,148 @@
+"""Draining the outbox: per-chat order, provider limits, retries, blocked recipients.
+
+Any number of dispatchers may run (threads or processes): a chat is drained by one at
+a time (a Redis lock), its rows strictly in id order; a row that must wait (429,
+network trouble) holds back the rows after it. The provider call happens outside any
+database transaction, so a slow provider never blocks intake.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy import select, update
+
+from bot.channels.base import FAILED, HELD, RETRY, SENT, Outgoing, SendResult, Sender
+from storage import outbox
+from storage.models import CitizenIdentity, Outbox, utcnow
+from storage.redis_store import Busy, RateLimiter, chat_lock
+
+log = logging.getLogger(__name__)
+# Telegram: about 1 message a second per chat and 30 a second overall.
+LIMITS = {"telegram": (1.0, 30)}
+
+
+class Dispatcher:
+    def __init__(self, runtime, senders: dict[str, Sender], *, clock: Callable[[], datetime] = utcnow,
+                 sleep: Callable[[float], None] = time.sleep, max_wait: float = 2.0):
+        self.runtime = runtime
+        self.senders = senders
+        self.clock, self.sleep, self.max_wait = clock, sleep, max_wait
+        self.limiter = RateLimiter(runtime.redis)
+        wa = runtime.settings.whatsapp
+        self.limits = dict(LIMITS, whatsapp=(0.0, wa.messages_per_second))
+
+    def run_once(self) -> int:
+        """Send what is due now; return how many rows were dealt with."""
+        if not self.senders:
+            return 0
+        with self.runtime.sessions() as s:
+            chats = outbox.due_chats(s, self.clock(), tuple(self.senders))
+        done = 0
+        for channel, chat_id in chats:
+            try:
+                with chat_lock(self.runtime.redis, f"out-{channel}", chat_id, wait=0.01, timeout=300):
+                    done += self._drain(channel, chat_id)
+            except Busy:
+                continue  # another dispatcher has this chat
+        return done
+
+    def _next(self, channel: str, chat_id: str) -> Outgoing | None:
+        with self.runtime.sessions() as s:
+            row = outbox.next_for_chat(s, channel, chat_id)
+            if row is None or row.next_attempt_at > self.clock():
+                return None
+            identity = s.scalar(select(CitizenIdentity).where(
+                CitizenIdentity.channel == channel, CitizenIdentity.external_id == chat_id))
+            if identity is not None and identity.blocked_at is not None:
+                self._give_up_chat(channel, chat_id, "recipient blocked the bot")
+                return None
+            return Outgoing(row.id, row.chat_id, dict(row.payload), row.purpose,
+                            identity.last_inbound_at if identity else None)
+
+    def _drain(self, channel: str, chat_id: str, most: int = 50) -> int:
+        sender = self.senders[channel]
+        chat_interval, per_second = self.limits.get(channel, (0.0, 30))
+        done = 0
+        while done < most:
+            message = self._next(channel, chat_id)
+            if message is None:
+                return done
+            wait = self.limiter.wait_time(channel, chat_id, chat_interval, per_second)
+            if wait > self.max_wait:
+                return done  # come back on a later round; the row keeps its place
+            if wait > 0:
+                self.sleep(wait)
+                continue
+            result = sender.send(message)
+            self._record(channel, chat_id, message, result)
+            done += 1
+            if result.status != SENT:
+                return done
+        return done
+
+    def _record(self, channel: str, chat_id: str, message: Outgoing, result: SendResult) -> None:
+        now = self.clock()
+        with self.runtime.transaction() as s:
+            row = s.get(Outbox, message.id)
+            if result.status == SENT:
+                outbox.mark_sent(row, result.provider_message_id, now)
+                row.template_sid = result.template_sid
+            elif result.status == RETRY:
+                backoff = max(result.delay, min(300.0, 2.0 ** row.attempts))
+                outbox.mark_retry(row, backoff if result.error != "429 retry_after" else result.delay,
+                                  result.error or "retry", now)
+            elif result.status == HELD:
+                outbox.mark_held(row, result.error or "held")
+            else:
+                outbox.mark_failed(row, result.error or "failed", now)
+        if result.status == FAILED and (result.error or "").startswith("undeliverable"):
+            self._give_up_chat(channel, chat_id, result.error)
+        log.info("outbox %s %s: %s %s", channel, message.id, result.status, result.error or "")
+
+    def _give_up_chat(self, channel: str, chat_id: str, reason: str) -> None:
+        """The recipient cannot be reached: stop, and say why on every waiting row."""
+        now = self.clock()
+        with self.runtime.transaction() as s:
+            s.execute(update(CitizenIdentity).where(
+                CitizenIdentity.channel == channel, CitizenIdentity.external_id == chat_id,
+                CitizenIdentity.blocked_at.is_(None)).values(blocked_at=now))
+            s.execute(update(Outbox).where(
+                Outbox.channel == channel, Outbox.chat_id == chat_id, Outbox.status == outbox.PENDING)
+                .values(status=outbox.FAILED, error=f"undeliverable: {reason}"[:500]))
+
+
+class OutboundLoop:
+    """Runs a dispatcher until stopped; `wake()` makes it look again at once."""
+
+    def __init__(self, dispatcher: Dispatcher, idle: float = 1.0):
+        self.dispatcher, self.idle = dispatcher, idle
+        self._wake, self._stop = threading.Event(), threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.dispatcher.run_once()
+            except Exception:  # keep the loop alive; the rows stay pending
+                log.exception("outbound round failed")
+                busy = 0
+            if not busy:
+                self._wake.wait(self.idle)
+                self._wake.clear()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="outbound", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10)

@@ -1,0 +1,86 @@
+"""What flows between a channel and the conversation: channel-neutral messages.
+
+Adapters turn a Telegram update, a Twilio form post or a web chat POST into an
+`Inbound`; the conversation answers with `Reply` objects that adapters render as
+inline buttons (Telegram), numbered lists (WhatsApp) or buttons (web chat).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.S)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    kind: str  # photo, document, voice, audio, video, sticker, location, contact
+    ref: str | None = None  # Telegram file_id or Twilio media URL
+    content_type: str | None = None
+    size: int | None = None
+    filename: str | None = None
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Inbound:
+    channel: str
+    chat_id: str
+    provider_message_id: str
+    text: str | None = None
+    button: str | None = None  # the payload of a pressed button
+    attachments: tuple[Attachment, ...] = ()
+    language_hint: str | None = None
+    phone: str | None = None  # WhatsApp sender, or a contact the citizen shared
+    event: str = "message"  # message | blocked | unblocked
+
+    @property
+    def command(self) -> tuple[str, str] | None:
+        """("status", "ADU-2025-000001") for "/status ADU-2025-000001" (and /status@bot)."""
+        m = _COMMAND.match((self.text or "").strip())
+        return (m[1].lower(), (m[2] or "").strip()) if m else None
+
+    @property
+    def plain_text(self) -> str:
+        return (self.text or "").strip() if self.command is None else ""
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    ask_contact: str | None = None  # label of a "share my phone number" button (Telegram)
+    remove_keyboard: bool = False  # take the contact button away again
+
+    def as_payload(self) -> dict:
+        """The JSON kept in the outbox row."""
+        payload: dict = {"text": self.text}
+        if self.buttons:
+            payload["buttons"] = [[{"label": b.label, "payload": b.payload} for b in row]
+                                  for row in self.buttons]
+        if self.ask_contact:
+            payload["ask_contact"] = self.ask_contact
+        if self.remove_keyboard:
+            payload["remove_keyboard"] = True
+        return payload
+
+
+def rows(*buttons: Button, per_row: int = 1) -> tuple[tuple[Button, ...], ...]:
+    """Lay buttons out `per_row` to a row."""
+    return tuple(tuple(buttons[i:i + per_row]) for i in range(0, len(buttons), per_row))
+
+
+@dataclass
+class Outcome:
+    """What one step of a dialog produced."""
+
+    replies: list[Reply] = field(default_factory=list)
+    effects: list = field(default_factory=list)

@@ -1,0 +1,283 @@
+"""The citizen's conversation, written once for every channel.
+
+States (kept in the `dialogs` table): consent -> menu -> the complaint form (steps of
+flows.intake) -> menu; "adding" while the citizen sends more information for a case.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flows import intake
+from flows.choices import choose
+from flows.i18n import LANGUAGES, language, t, when
+from flows.messages import Button, Inbound, Outcome, Reply, rows
+from storage import dialogs
+from storage.cases import CITIZEN, add_attachments
+from storage.citizens import identity_for
+from storage.errors import InvalidInput, NotFound
+from storage.models import Case, Citizen
+from storage.outbox import release_held
+from handlers.office import Office
+from handlers.status import case_detail, case_list
+
+CONSENT, MENU, ADDING = "consent", "menu", "adding"
+FORM_STEPS = {s.value for s in intake.Step}
+CANCEL = ("batal", "cancel")
+START = ("start", "mulai", "menu")
+HELP = ("bantuan", "help")
+LANGUAGE = ("bahasa", "language")
+FILE = ("aduan", "complaint", "pengaduan")
+STATUS = ("status",)
+ADD = ("tambah", "add")
+INFO = ("info",)
+OFFICER = ("petugas", "officer")
+
+
+class CitizenConversation:
+    def __init__(self, office: Office):
+        self.office = office
+
+    # -- entry point ----------------------------------------------------------------------
+    def handle(self, session: Session, inbound: Inbound, now: datetime) -> list[Reply]:
+        """One inbound message -> replies; every change goes into `session`'s transaction."""
+        identity = identity_for(session, inbound.channel, inbound.chat_id,
+                                language=language(inbound.language_hint) if inbound.language_hint
+                                else self.office.default_language, now=now)
+        if inbound.event == "blocked":
+            identity.blocked_at = now  # the citizen blocked the bot: stop sending
+            return []
+        identity.blocked_at = None
+        if inbound.event == "unblocked":
+            return []
+        identity.last_inbound_at = now
+        release_held(session, inbound.channel, inbound.chat_id, now)
+        citizen = identity.citizen
+        state = dialogs.load(session, inbound.channel, inbound.chat_id, now)
+        notes = []
+        if state is dialogs.EXPIRED:
+            hours = int(self.office.dialog_ttl.total_seconds() // 3600)
+            notes.append(Reply(t(citizen.language, "expired", hours=hours)))
+            state = None
+        lang = citizen.language if citizen.language in LANGUAGES else self.office.default_language
+        state, out = self._route(session, citizen, inbound, state, lang, now)
+        dialogs.save(session, inbound.channel, inbound.chat_id, state, now, self.office.dialog_ttl)
+        return notes + out.replies
+
+    def _route(self, session, citizen: Citizen, inbound: Inbound, state, lang, now):
+        command = inbound.command
+        step = (state or {}).get("step", MENU)
+        if command and command[0] in CANCEL:
+            return None, Outcome([Reply(t(lang, "cancelled")), self.menu(lang)])
+        if command and command[0] in LANGUAGE:
+            return self._switch_language(citizen, state, lang)
+        if citizen.consent_at is None:
+            return self._consent(citizen, inbound, state, lang, now)
+        if command:
+            return self._command(session, citizen, inbound, state, lang, now, *command)
+        if step in FORM_STEPS:
+            return self._form(session, citizen, inbound, state, lang, now)
+        if step == ADDING:
+            return self._adding(session, citizen, inbound, state, lang, now)
+        return self._menu(session, citizen, inbound, lang, now)
+
+    # -- consent and language ---------------------------------------------------------------
+    def _consent_prompt(self, lang) -> Reply:
+        return Reply(t(lang, "privacy_notice", years=self.office.retention_years),
+                     rows(Button(t(lang, "button.agree"), "agree"),
+                          Button(t(lang, "button.disagree"), "disagree"),
+                          Button(t(lang, "button.other_language"), "language")))
+
+    def _consent(self, citizen, inbound, state, lang, now):
+        greeting = Reply(t(lang, "greeting", office=self.office.name))
+        if (state or {}).get("step") != CONSENT:
+            return {"step": CONSENT}, Outcome([greeting, self._consent_prompt(lang)])
+        options = [Button(t(lang, "button.agree"), "agree"), Button(t(lang, "button.disagree"), "disagree"),
+                   Button(t(lang, "button.other_language"), "language")]
+        picked = choose(inbound, options)
+        if picked == "agree":
+            citizen.consent_at = now
+            return None, Outcome([self.menu(lang)])
+        if picked == "disagree":
+            return None, Outcome([Reply(t(lang, "consent_declined", contacts=self.office.contacts or "-"))])
+        if picked == "language":
+            citizen.language = "en" if lang == "id" else "id"
+            return {"step": CONSENT}, Outcome([self._consent_prompt(citizen.language)])
+        return {"step": CONSENT}, Outcome([Reply(t(lang, "consent_needed")), self._consent_prompt(lang)])
+
+    def _switch_language(self, citizen, state, lang):
+        citizen.language = "en" if lang == "id" else "id"
+        lang = citizen.language
+        out = Outcome([Reply(t(lang, "language_set"))])
+        step = (state or {}).get("step")
+        if citizen.consent_at is None:
+            out.replies.append(self._consent_prompt(lang))
+            return {"step": CONSENT}, out
+        if step in FORM_STEPS:
+            out.replies.append(intake.prompt(state, self.office.rules(state.get("channel", "")), lang))
+            return state, out
+        out.replies.append(self.menu(lang))
+        return None, out
+
+    # -- the menu ---------------------------------------------------------------------------
+    def menu(self, lang) -> Reply:
+        return Reply(t(lang, "menu.title"), rows(*self._menu_options(lang)))
+
+    def _menu_options(self, lang) -> list[Button]:
+        return [Button(t(lang, f"menu.{key}"), key) for key in ("file", "status", "add", "help", "info", "language")]
+
+    def _menu(self, session, citizen, inbound, lang, now):
+        picked = choose(inbound, self._menu_options(lang))
+        if picked == "file":
+            return self._begin_form(citizen, inbound, lang)
+        if picked == "status":
+            return None, Outcome([case_list(session, self.office, citizen, lang)])
+        if picked == "add":
+            return None, Outcome([Reply(t(lang, "add.ask_ticket"))])
+        if picked == "help":
+            return None, Outcome([Reply(t(lang, "help")), self.menu(lang)])
+        if picked == "info":
+            return None, Outcome([Reply(self.office.info_text(lang)), self.menu(lang)])
+        if picked == "language":
+            return self._switch_language(citizen, None, lang)
+        # A case waiting on this citizen takes what they send next (DESIGN: needs_info).
+        waiting = self._waiting_case(session, citizen)
+        if waiting is not None and (inbound.plain_text or inbound.attachments):
+            return None, Outcome(self._add_to(session, waiting, inbound, lang, now))
+        return None, Outcome([Reply(t(lang, "menu_unknown")), self.menu(lang)])
+
+    def _command(self, session, citizen, inbound, state, lang, now, name, args):
+        in_form = (state or {}).get("step") in FORM_STEPS
+        if name in START:
+            if in_form:  # coming back mid-form: carry on where they were
+                return self._keep(state, lang, [Reply(t(lang, "command_mid_form"))])
+            return None, Outcome([Reply(t(lang, "greeting", office=self.office.name)), self.menu(lang)])
+        if name in HELP:
+            return self._keep(state, lang, [Reply(t(lang, "help"))])
+        if name in INFO:
+            return self._keep(state, lang, [Reply(self.office.info_text(lang))])
+        if name in STATUS:
+            reply = case_detail(session, self.office, citizen, args, lang) if args \
+                else case_list(session, self.office, citizen, lang)
+            return self._keep(state, lang, [reply])
+        if in_form:
+            return state, Outcome([Reply(t(lang, "command_mid_form")),
+                                   intake.prompt(state, self.office.rules(inbound.channel), lang)])
+        if name in FILE:
+            return self._begin_form(citizen, inbound, lang)
+        if name in ADD:
+            return self._start_adding(session, citizen, args, lang)
+        if name in OFFICER or name in self._officer_commands():
+            return None, Outcome([Reply(t(lang, "officer_only"))])
+        return self._keep(state, lang, [Reply(t(lang, "command_unknown", command=name))])
+
+    def _keep(self, state, lang, replies):
+        """Answer a side question and put the current question (or the menu) back."""
+        if (state or {}).get("step") in FORM_STEPS:
+            replies.append(intake.prompt(state, self.office.rules(state.get("channel", "")), lang))
+        elif (state or {}).get("step") == ADDING:
+            replies.append(Reply(t(lang, "add.started", ticket=state["ticket"]),
+                                 rows(Button(t(lang, "button.done"), "done"))))
+        return state, Outcome(replies)
+
+    def _officer_commands(self) -> set[str]:
+        return {c for tr in self.office.workflow.transitions for c in (tr.command, tr.command_en) if c}
+
+    # -- the complaint form -----------------------------------------------------------------
+    def _begin_form(self, citizen, inbound, lang):
+        rules = self.office.rules(inbound.channel)
+        state, out = intake.begin(rules, lang, phone=inbound.phone)
+        draft = state["draft"]
+        if citizen.name:  # a returning citizen: offer what we know, they can edit it
+            draft.update(name=citizen.name, email=citizen.email, phone=draft.get("phone") or citizen.phone)
+            state = dict(state, step=intake.Step.KIND.value)
+            out = Outcome([out.replies[0], intake.prompt(state, rules, lang)])
+        return dict(state, channel=inbound.channel), out
+
+    def _form(self, session, citizen, inbound, state, lang, now):
+        rules = self.office.rules(inbound.channel)
+        new_state, out = intake.step(state, inbound, rules, lang)
+        for effect in out.effects:
+            if isinstance(effect, intake.Cancel):
+                return None, Outcome([Reply(t(lang, "cancelled")), self.menu(lang)])
+            if isinstance(effect, intake.Submit):
+                return self._submit(session, citizen, inbound, state, effect.draft, lang, now)
+        return dict(new_state, channel=inbound.channel), out
+
+    def _submit(self, session, citizen, inbound, state, draft, lang, now):
+        office = self.office
+        try:
+            with session.begin_nested():
+                case = office.cases.open_case(
+                    session, kind=draft["kind"], text=draft["text"], channel=inbound.channel,
+                    category=draft.get("category"), privacy=draft.get("privacy", "biasa"),
+                    citizen=citizen, language=lang, now=now)
+                add_attachments(session, case, draft.get("attachments", []), inbound.channel, now)
+        except InvalidInput as exc:
+            return state, Outcome([Reply(t(lang, "submit_failed", reason=str(exc))),
+                                   intake.prompt(state, office.rules(inbound.channel), lang)])
+        citizen.name = draft.get("name") or citizen.name
+        citizen.email = draft.get("email") or citizen.email
+        citizen.phone = draft.get("phone") or citizen.phone
+        replies = [Reply(t(lang, "submitted", ticket=case.ticket))]
+        first = office.workflow.states[case.state]
+        clock = office.cases.open_deadline(session, case)
+        if clock is not None:
+            step = (first.step_id if lang == "id" else first.step_en) or first.label_id
+            replies.append(Reply(t(lang, "submitted_next", step=step, due=when(office.calendar, clock.due_at, lang))))
+        if not office.calendar.is_open(now):
+            opening = office.calendar.next_opening(now)
+            replies.append(Reply(t(lang, "submitted_closed", opening=when(office.calendar, opening, lang))))
+        replies.append(self.menu(lang))
+        return None, Outcome(replies)
+
+    # -- adding information to a case -------------------------------------------------------
+    def _own_case(self, session, citizen, ticket) -> Case | None:
+        try:
+            case = self.office.cases.get(session, ticket)
+        except NotFound:
+            return None
+        return case if case.citizen_id == citizen.id else None
+
+    def _waiting_case(self, session, citizen) -> Case | None:
+        """The citizen's newest case that waits on them (a citizen may act from its state)."""
+        wf = self.office.workflow
+        waiting = [s for s, st in wf.states.items() if st.pause_clock]
+        return session.scalar(select(Case).where(Case.citizen_id == citizen.id, Case.state.in_(waiting))
+                              .order_by(Case.id.desc()).limit(1))
+
+    def _start_adding(self, session, citizen, ticket, lang):
+        if not ticket:
+            return None, Outcome([Reply(t(lang, "add.ask_ticket"))])
+        case = self._own_case(session, citizen, ticket)
+        if case is None:
+            return None, Outcome([Reply(t(lang, "status.not_found", ticket=ticket.upper()))])
+        if self.office.cases.workflow_of(case).states[case.state].final:
+            return None, Outcome([Reply(t(lang, "add.closed", ticket=case.ticket))])
+        return {"step": ADDING, "ticket": case.ticket}, Outcome(
+            [Reply(t(lang, "add.started", ticket=case.ticket), rows(Button(t(lang, "button.done"), "done")))])
+
+    def _adding(self, session, citizen, inbound, state, lang, now):
+        if choose(inbound, [Button(t(lang, "button.done"), "done")]) == "done":
+            return None, Outcome([Reply(t(lang, "add.done", ticket=state["ticket"])), self.menu(lang)])
+        case = self._own_case(session, citizen, state["ticket"])
+        if case is None or self.office.cases.workflow_of(case).states[case.state].final:
+            return None, Outcome([Reply(t(lang, "add.closed", ticket=state["ticket"])), self.menu(lang)])
+        if not (inbound.plain_text or inbound.attachments):
+            return state, Outcome([Reply(t(lang, "intake.empty"))])
+        return state, Outcome(self._add_to(session, case, inbound, lang, now)
+                              + [Reply(t(lang, "add.started", ticket=case.ticket),
+                                       rows(Button(t(lang, "button.done"), "done")))])
+
+    def _add_to(self, session, case: Case, inbound: Inbound, lang, now) -> list[Reply]:
+        cases = self.office.cases
+        files = [a.as_dict() for a in inbound.attachments if a.kind in intake.MEDIA]
+        cases.add_info(session, case, CITIZEN, text=inbound.plain_text, attachments=files,
+                       channel=inbound.channel, now=now)
+        lifecycle_transition = cases.workflow_of(case).transition("provide_info", case.state)
+        if lifecycle_transition is not None and "citizen" in lifecycle_transition.roles:
+            cases.fire(session, case.ticket, "provide_info", CITIZEN, now=now)
+            return [Reply(t(lang, "add.resumed", ticket=case.ticket))]
+        return [Reply(t(lang, "add.added", ticket=case.ticket))]

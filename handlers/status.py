@@ -1,0 +1,69 @@
+"""What a citizen may see of their own cases: the list, and one case in detail."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from flows.i18n import day, t, when
+from flows.messages import Reply
+from storage.models import Case, Citizen
+from handlers.office import Office
+
+MAX_LISTED = 10
+NOTE_CHARS = 300
+
+
+def _label(office: Office, case: Case, lang: str) -> str:
+    st = office.cases.workflow_of(case).states[case.state]
+    return st.label_id if lang == "id" else st.label_en
+
+
+def case_list(session: Session, office: Office, citizen: Citizen, lang: str) -> Reply:
+    cases = session.scalars(select(Case).where(Case.citizen_id == citizen.id)
+                            .order_by(Case.id.desc()).limit(MAX_LISTED)).all()
+    if not cases:
+        return Reply(t(lang, "status.none"))
+    lines = [t(lang, "status.list")]
+    lines += [t(lang, "status.item", ticket=c.ticket, state=_label(office, c, lang),
+                date=day(office.calendar, c.created_at, lang)) for c in cases]
+    lines.append(t(lang, "status.hint"))
+    return Reply("\n".join(lines))
+
+
+def case_detail(session: Session, office: Office, citizen: Citizen, ticket: str, lang: str) -> Reply:
+    """Someone else's ticket answers exactly like a ticket that does not exist."""
+    ticket = ticket.strip().upper()
+    case = session.scalar(select(Case).where(Case.ticket == ticket)
+                          .options(selectinload(Case.events)))
+    if case is None or case.citizen_id != citizen.id:
+        return Reply(t(lang, "status.not_found", ticket=ticket[:40]))
+    wf = office.cases.workflow_of(case)
+    st = wf.states[case.state]
+    cal = office.calendar
+    lines = [t(lang, "status.detail", ticket=case.ticket, state=_label(office, case, lang),
+               kind=t(lang, f"kind.{case.kind}"), created=when(cal, case.created_at, lang))]
+    if st.final:
+        lines.append(t(lang, "status.final"))
+    else:
+        clock = office.cases.open_deadline(session, case)
+        step = (st.step_id if lang == "id" else st.step_en) or _label(office, case, lang)
+        if clock is not None and clock.paused_at is None:
+            key = "status.next_waiting" if "citizen" in st.actors else "status.next"
+            lines.append(t(lang, key, step=step, due=when(cal, clock.due_at, lang)))
+    lines.append("")
+    lines.append(t(lang, "status.history"))
+    for e in case.events:
+        if not e.public:
+            continue  # internal notes never reach the citizen
+        if e.action == "open":
+            action = t(lang, "history.open")
+        elif e.action in ("citizen_info", "info"):
+            action = t(lang, "history.citizen_info")
+        else:
+            tr = wf.transition(e.action, e.from_state) if e.from_state else None
+            action = (tr.label_id if lang == "id" else tr.label_en) if tr else e.action
+        lines.append(t(lang, "status.history_item", when=when(cal, e.at, lang), action=action))
+        if e.note:
+            note = e.note if len(e.note) <= NOTE_CHARS else e.note[:NOTE_CHARS] + "…"
+            lines.append(t(lang, "status.history_note", note=note))
+    return Reply("\n".join(lines))

@@ -1,0 +1,83 @@
+"""The outbox: every outgoing message is a row until the provider has accepted it.
+
+Rows are written in the same transaction as the change that caused them. Workers
+send them in id order per chat; a row ends `sent` (accepted, provider id kept),
+`failed` (with a terminal reason, e.g. the citizen blocked the bot) or `held`
+(WhatsApp's 24-hour window closed and no template is configured; released when the
+citizen writes again).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from flows.messages import Reply
+from storage.models import Outbox, utcnow
+
+PENDING, SENT, FAILED, HELD = "pending", "sent", "failed", "held"
+MAX_ATTEMPTS = 12
+
+
+def enqueue(session: Session, channel: str, chat_id: str, reply: Reply, *,
+            case_id: int | None = None, purpose: str | None = None,
+            now: datetime | None = None) -> Outbox:
+    now = now or utcnow()
+    row = Outbox(channel=channel, chat_id=str(chat_id), payload=reply.as_payload(), case_id=case_id,
+                 purpose=purpose, status=PENDING, created_at=now, next_attempt_at=now)
+    session.add(row)
+    return row
+
+
+def due_chats(session: Session, now: datetime, channels: tuple[str, ...], limit: int = 50):
+    """Chats with a pending message that may be sent now (oldest first)."""
+    first = func.min(Outbox.id)
+    return [(channel, chat_id) for channel, chat_id, _ in session.execute(
+        select(Outbox.channel, Outbox.chat_id, first)
+        .where(Outbox.status == PENDING, Outbox.next_attempt_at <= now, Outbox.channel.in_(channels))
+        .group_by(Outbox.channel, Outbox.chat_id)
+        .order_by(first)
+        .limit(limit)
+    )]
+
+
+def next_for_chat(session: Session, channel: str, chat_id: str) -> Outbox | None:
+    """The chat's oldest pending row: later rows wait behind it, so order is kept."""
+    return session.scalar(
+        select(Outbox).where(Outbox.channel == channel, Outbox.chat_id == chat_id,
+                             Outbox.status == PENDING).order_by(Outbox.id).limit(1))
+
+
+def mark_sent(row: Outbox, provider_message_id: str | None, now: datetime) -> None:
+    row.status, row.provider_message_id, row.sent_at = SENT, provider_message_id, now
+    row.attempts += 1
+    row.error = None
+
+
+def mark_retry(row: Outbox, delay: float, error: str, now: datetime) -> None:
+    row.attempts += 1
+    row.error = error[:500]
+    if row.attempts >= MAX_ATTEMPTS:
+        row.status = FAILED
+        row.error = f"gave up after {row.attempts} attempts: {row.error}"
+    else:
+        row.next_attempt_at = now + timedelta(seconds=delay)
+
+
+def mark_failed(row: Outbox, reason: str, now: datetime) -> None:
+    row.status, row.error = FAILED, reason[:500]
+    row.attempts += 1
+
+
+def mark_held(row: Outbox, reason: str) -> None:
+    row.status, row.error = HELD, reason[:500]
+
+
+def release_held(session: Session, channel: str, chat_id: str, now: datetime) -> int:
+    """The citizen wrote again: their held messages may go now."""
+    return session.execute(
+        update(Outbox).where(Outbox.channel == channel, Outbox.chat_id == str(chat_id),
+                             Outbox.status == HELD)
+        .values(status=PENDING, next_attempt_at=now, error=None)
+    ).rowcount

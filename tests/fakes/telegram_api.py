@@ -1,0 +1,52 @@
+"""A fake Telegram Bot API: answers like Telegram, records every call, and can be told
+to refuse (429 with retry_after, 403 blocked) the way Telegram does."""
+from __future__ import annotations
+
+import itertools
+import time
+
+from tests.fakes.http import FakeServer, Recorded
+
+BOT = {"id": 999, "is_bot": True, "first_name": "Aduan", "username": "aduan_bot",
+       "can_join_groups": False, "can_read_all_group_messages": False, "supports_inline_queries": False}
+
+
+class FakeBotAPI(FakeServer):
+    def __init__(self, token: str = "123:TEST"):
+        super().__init__()
+        self.token = token
+        self.ids = itertools.count(1)
+        self.script: list[tuple[int, dict]] = []  # (status, body) answers for the next sendMessage calls
+        self.blocked: set[int] = set()
+
+    def respond(self, rec: Recorded):
+        prefix = f"/bot{self.token}/"
+        if not rec.path.startswith(prefix):
+            return 404, {}, {"ok": False, "error_code": 404, "description": "Not Found"}
+        method = rec.path[len(prefix):]
+        if method == "getMe":
+            return 200, {}, {"ok": True, "result": BOT}
+        if method in ("setWebhook", "answerCallbackQuery", "deleteWebhook"):
+            return 200, {}, {"ok": True, "result": True}
+        if method == "sendMessage":
+            params = rec.params()
+            if self.script:
+                status, body = self.script.pop(0)
+                return status, {}, body
+            chat = int(params["chat_id"])
+            if chat in self.blocked:
+                return 403, {}, {"ok": False, "error_code": 403,
+                                 "description": "Forbidden: bot was blocked by the user"}
+            return 200, {}, {"ok": True, "result": {
+                "message_id": next(self.ids), "date": int(time.time()),
+                "chat": {"id": chat, "type": "private"}, "text": params.get("text", "")}}
+        return 400, {}, {"ok": False, "error_code": 400, "description": f"Bad Request: {method}"}
+
+    def sent(self) -> list[dict]:
+        """The sendMessage calls that Telegram accepted, as parameters."""
+        return [r.params() for r in self.requests if r.path.endswith("/sendMessage")]
+
+    def too_many(self, retry_after: int = 1):
+        self.script.append((429, {"ok": False, "error_code": 429,
+                                  "description": f"Too Many Requests: retry after {retry_after}",
+                                  "parameters": {"retry_after": retry_after}}))
