@@ -205,7 +205,7 @@ def _environment_overrides(data: dict) -> dict[tuple[str, str], str]:
         for key in model.model_fields:
             name = f"ADUAN_{section}_{key}".upper()
             value = os.environ.get(name)
-            if value is not None:
+            if value:  # an empty variable counts as not set
                 data.setdefault(section, {})[key] = value
                 used[(section, key)] = name
     return used

@@ -27,13 +27,14 @@ LIMITS = {"telegram": (1.0, 30)}
 
 class Dispatcher:
     def __init__(self, runtime, senders: dict[str, Sender], *, clock: Callable[[], datetime] = utcnow,
-                 sleep: Callable[[float], None] = time.sleep, max_wait: float = 2.0):
+                 sleep: Callable[[float], None] = time.sleep, max_wait: float = 2.0,
+                 limits: dict[str, tuple[float, int]] | None = None):
         self.runtime = runtime
         self.senders = senders
         self.clock, self.sleep, self.max_wait = clock, sleep, max_wait
         self.limiter = RateLimiter(runtime.redis)
         wa = runtime.settings.whatsapp
-        self.limits = dict(LIMITS, whatsapp=(0.0, wa.messages_per_second))
+        self.limits = {**LIMITS, "whatsapp": (0.0, wa.messages_per_second), **(limits or {})}
 
     def run_once(self) -> int:
         """Send what is due now; return how many rows were dealt with."""
@@ -41,14 +42,17 @@ class Dispatcher:
             return 0
         with self.runtime.sessions() as s:
             chats = outbox.due_chats(s, self.clock(), tuple(self.senders))
-        done = 0
-        for channel, chat_id in chats:
-            try:
-                with chat_lock(self.runtime.redis, f"out-{channel}", chat_id, wait=0.01, timeout=300):
-                    done += self._drain(channel, chat_id)
-            except Busy:
-                continue  # another dispatcher has this chat
-        return done
+        return sum(self.drain_chat(channel, chat_id) for channel, chat_id in chats)
+
+    def drain_chat(self, channel: str, chat_id: str) -> int:
+        """Send one chat's due rows in order, unless another dispatcher is at it."""
+        if channel not in self.senders:
+            return 0
+        try:
+            with chat_lock(self.runtime.redis, f"out-{channel}", chat_id, wait=0.01, timeout=300):
+                return self._drain(channel, chat_id)
+        except Busy:
+            return 0  # another dispatcher has this chat
 
     def _next(self, channel: str, chat_id: str) -> Outgoing | None:
         with self.runtime.sessions() as s:
@@ -80,8 +84,8 @@ class Dispatcher:
             result = sender.send(message)
             self._record(channel, chat_id, message, result)
             done += 1
-            if result.status != SENT:
-                return done
+            if result.status not in (SENT, HELD):
+                return done  # a retry keeps its place; later rows wait behind it
         return done
 
     def _record(self, channel: str, chat_id: str, message: Outgoing, result: SendResult) -> None:
@@ -136,6 +140,10 @@ class OutboundLoop:
             if not busy:
                 self._wake.wait(self.idle)
                 self._wake.clear()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="outbound", daemon=True)

@@ -1,6 +1,7 @@
 """Everything a process needs, built once from the settings: database, Redis, workflow."""
 from __future__ import annotations
 
+import logging
 import secrets
 from contextlib import contextmanager
 from datetime import timedelta
@@ -8,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
+import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,10 +26,14 @@ from handlers.office import Office
 from storage.cases import CaseService
 from storage.models import Outbox, utcnow
 from storage.outbox import FAILED, PENDING, mark_sent
-from storage.redis_store import chat_lock
+from storage.redis_store import MEMORY_URL, chat_lock
+from bot.worker import enqueue_drain, rq_connection
 from storage.db import make_engine, make_sessionmaker, transaction
 from storage.migrate import is_current
 from storage.redis_store import connect
+
+
+log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -90,7 +96,7 @@ class Runtime:
             with self.transaction() as s:
                 new = process(s, self.conversation, channel, provider_id, inbound, raw, now)
         if new:
-            self.wake_outbound()
+            self.wake_outbound(channel, inbound.chat_id)
         return new
 
     def record_delivery_status(self, channel: str, provider_message_id: str, status: str,
@@ -130,16 +136,26 @@ class Runtime:
         if wa.account_sid and wa.auth_token is not None and wa.from_number:
             found["whatsapp"] = WhatsAppSender(wa.account_sid, wa.auth_token.get_secret_value(),
                                                wa.from_number, wa.api_base_url, wa.templates,
-                                               status_callback=wa.public_url)
+                                               status_callback=wa.public_url, clock=lambda: self.clock())
         return found
 
     @cached_property
     def outbound(self) -> OutboundLoop:
         return OutboundLoop(Dispatcher(self, self.senders, clock=self.clock))
 
-    def wake_outbound(self) -> None:
-        if "outbound" in self.__dict__:
+    def wake_outbound(self, channel: str, chat_id: str) -> None:
+        """New outbox rows: nudge this process's loop, or the workers through RQ."""
+        if "outbound" in self.__dict__ and self.outbound.running:
             self.outbound.wake()
+        elif channel in self.senders and self.settings.redis.url != MEMORY_URL:
+            try:
+                enqueue_drain(self.rq_connection, channel, chat_id)
+            except redis.RedisError:  # the rows are stored; the workers' sweep sends them
+                log.warning("could not queue the outbound job; the sweep will send it")
+
+    @cached_property
+    def rq_connection(self):
+        return rq_connection(self.settings.redis.url)
 
     def secret_key(self) -> str:
         """Signs web chat cookies: the configured key, else one made once and kept in var/."""

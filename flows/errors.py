@@ -18,7 +18,8 @@ class WorkflowError(DomainError):
 
     def __init__(self, source: str, key: str, problem: str):
         self.source, self.key, self.problem = source, key, problem
-        super().__init__(f"{source}: {key}: {problem}")
+        where = source if key in ("(name)", "(file)") else f"{source}: {key}"
+        super().__init__(f"{where}: {problem}")
 
 
 class TransitionError(DomainError):

@@ -10,6 +10,11 @@ from sqlalchemy.orm import Session
 from storage.models import Case, CaseEvent, Deadline
 
 
+EXPORT_FIELDS = ["ticket", "kind", "category", "channel", "privacy", "state", "workflow",
+                 "lapor_tracking_id", "created_at", "updated_at", "closed_at", "stage_due_at",
+                 "stage_paused", "events"]
+
+
 def iter_case_records(session: Session, batch: int = 500) -> Iterator[dict]:
     """Yield one dict per case in id order; memory stays at one batch, whatever the size."""
     last_id = 0

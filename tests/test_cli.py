@@ -242,3 +242,34 @@ def test_an_unreachable_database_is_one_line(tmp_path):
 def test_run_refuses_a_port_out_of_range():
     r = aduan("run", "--port", "99999")
     assert r.exit_code == 2 and "99999 is not in the range" in r.output
+
+
+def test_a_unit_officer_needs_a_unit(config, sessions):
+    assert fails_with(aduan("officer", "invite", "--role", "unit_officer", config=config),
+                      "role 'unit_officer' works for a unit: give --unit")
+
+
+def test_export_of_an_empty_database_still_has_the_header(config, tmp_path):
+    out = tmp_path / "empty.csv"
+    assert aduan("cases", "export", "--format", "csv", "-o", str(out), config=config).exit_code == 0
+    assert out.read_text().startswith("ticket,kind,category")
+    r = aduan("cases", "export", "-o", str(tmp_path / "no" / "dir.csv"), config=config)
+    assert r.exit_code == 2 and "dir.csv" in r.output
+
+
+def test_calendar_due_in_calendar_days_says_so():
+    out = aduan("calendar", "due", "2025-03-27 15:45", "5 hari").output
+    assert "due     Tue 2025-04-01 15:45 WIB" in out and "skipped" not in out and "calendar time" in out
+
+
+def test_run_reports_a_taken_port_in_one_line(tmp_path):
+    import socket
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/a.db"\n')
+    aduan("db", "upgrade", config=str(cfg))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert fails_with(aduan("run", "--port", str(port), config=str(cfg)), f"cannot serve on 127.0.0.1:{port}")

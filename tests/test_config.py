@@ -78,7 +78,7 @@ def test_secrets_from_the_environment(tmp_path, monkeypatch):
     ('[server]\nport = 70000\n', "server.port: Input should be less than or equal to 65535"),
     ('[telegram]\nsecret_token = "has spaces"\n', "telegram.secret_token: Value error, 1-256 characters"),
     ('[whatsapp]\nfrom_number = "0812345"\n', "whatsapp.from_number: String should match pattern"),
-    ('[workflow]\npreset = "bps-jambi"\n', "workflow.preset: bps-jambi: (name): no such preset or file"),
+    ('[workflow]\npreset = "bps-jambi"\n', "workflow.preset: bps-jambi: no such preset or file"),
     ('[[categories]]\nid = "a"\nlabel_id = "A"\nlabel_en = "A"\nsla = { answred = "7 days" }\n',
      "categories[0].sla.answred: not a state of workflow 'sp4n-lapor'"),
     ('[[categories]]\nid = "a"\nlabel_id = "A"\nlabel_en = "A"\nsla = { answered = "7 dayz" }\n',

@@ -60,3 +60,16 @@ def test_leader_lock_expires_when_its_holder_dies(redis_client, redis_prefix):
     heir = LeaderLock(redis_client, "scheduler", ttl=5, prefix=redis_prefix)
     assert heir.acquire() and not dead.renew()
     heir.release()
+
+
+def test_rate_limiter_one_per_chat_interval_and_a_global_cap(redis_client, redis_prefix):
+    from storage.redis_store import RateLimiter
+
+    limiter = RateLimiter(redis_client, prefix=redis_prefix)
+    assert limiter.wait_time("telegram", "1", 1.0, 1000) == 0
+    wait = limiter.wait_time("telegram", "1", 1.0, 1000)
+    assert 0.5 < wait <= 1.0  # the same chat waits about a second
+    assert limiter.wait_time("telegram", "2", 1.0, 1000) == 0  # another chat does not
+    time.sleep(max(0.0, 1.0 - (time.time() % 1.0)) + 0.01)  # start of a fresh second
+    results = [limiter.wait_time("whatsapp", f"c{n}", 0.0, 5) for n in range(7)]
+    assert results[:5] == [0, 0, 0, 0, 0] and all(0 < w <= 1 for w in results[5:])

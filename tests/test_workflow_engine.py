@@ -65,7 +65,8 @@ def test_a_broken_file_names_the_key_at_fault(old, new, key, problem):
         parse_workflow(GOOD.replace(old, new, 1), "mini.toml")
     assert err.value.key == key
     assert problem in err.value.problem
-    assert str(err.value).startswith(f"mini.toml: {key}: ")
+    where = "mini.toml" if key == "(file)" else f"mini.toml: {key}"
+    assert str(err.value).startswith(f"{where}: ")
 
 
 def test_breach_trigger_must_exist_and_allow_the_system():

@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import os
 import threading
+
+os.environ.setdefault("PTB_TIMEDELTA", "true")  # RetryAfter.retry_after as a timedelta (PTB 22.2+)
 
 from flask import Blueprint, current_app, jsonify, request
 from telegram import (Bot, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton,

@@ -58,9 +58,13 @@ def calendar_due(obj, start, sla):
     if clock.sla.working:
         click.echo(f"counts  from {office_time(cal, clock.effective_start(cal))}")
     click.echo(f"due     {office_time(cal, due)}  ({due.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC)")
-    skipped = [d for d in _days(cal, at, due) if not d.working and d.day.weekday() < 5]
-    for d in skipped:
-        click.echo(f"skipped {d.day} {d.day:%a}: {d.reason}")
+    if not clock.sla.working:
+        click.echo("counted in calendar time, holidays included (write 'working days' / "
+                   "'hari kerja' for office time)")
+        return
+    for d in _days(cal, at, due):
+        if not d.working and d.day.weekday() < 5:
+            click.echo(f"skipped {d.day} {d.day:%a}: {d.reason}")
 
 
 def _days(cal, start, end):

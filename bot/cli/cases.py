@@ -7,7 +7,7 @@ import click
 
 from bot.cli.render import echo_table, office_time
 from flows.case_fields import Privacy
-from storage.case_export import iter_case_records
+from storage.case_export import EXPORT_FIELDS, iter_case_records
 from storage.models import utcnow
 
 
@@ -88,7 +88,7 @@ def cases_show(obj, ticket):
 @cases.command("export")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl",
               show_default=True)
-@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8", lazy=False), default="-",
               help="File to write (default: standard output).")
 @click.pass_obj
 def cases_export(obj, fmt, output):
@@ -104,13 +104,10 @@ def cases_export(obj, fmt, output):
             for r in records:
                 output.write(json.dumps(r, ensure_ascii=False) + "\n")
             return
-        writer = None
+        writer = csv.DictWriter(output, fieldnames=EXPORT_FIELDS)
+        writer.writeheader()
         for r in records:
-            r = dict(r, events=json.dumps(r["events"], ensure_ascii=False))
-            if writer is None:
-                writer = csv.DictWriter(output, fieldnames=list(r))
-                writer.writeheader()
-            writer.writerow(r)
+            writer.writerow(dict(r, events=json.dumps(r["events"], ensure_ascii=False)))
 
 
 def register(main: click.Group) -> None:

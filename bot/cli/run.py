@@ -8,8 +8,10 @@ import click
 @click.option("--host", default=None, help="Address to listen on (default: server.host).")
 @click.option("--port", default=None, type=click.IntRange(1, 65535),
               help="Port (default: server.port, 8080).")
+@click.option("--no-worker", is_flag=True,
+              help="Do not send the outbox from this process (run `aduan worker` processes instead).")
 @click.pass_obj
-def run(obj, host, port):
+def run(obj, host, port, no_worker):
     """Serve the web app (webhooks, web chat, /healthz) on server.host:server.port."""
     from waitress import serve
 
@@ -25,9 +27,12 @@ def run(obj, host, port):
     click.echo(f"Aduan ({rt.workflow.name}, {settings.source}) on http://{host}:{port}/ "
                f"- database {rt.engine.url.get_backend_name()}, redis {settings.redis.url.split('@')[-1]}, "
                f"channels: {channels}")
-    rt.outbound.start()  # the embedded worker: drains the outbox in this process
+    if not no_worker:
+        rt.outbound.start()  # the embedded worker: drains the outbox in this process
     try:
         serve(app, host=host, port=port, threads=settings.server.threads, ident="aduan")
+    except (OSError, ValueError) as exc:  # port taken, address not ours
+        raise click.ClickException(f"cannot serve on {host}:{port}: {exc}") from None
     finally:
         rt.outbound.stop()
 

@@ -43,8 +43,9 @@ def show_workflow(wf: Workflow) -> None:
                [[r, f"{d.label_id} / {d.label_en}", d.kind] for r, d in wf.roles.items()])
 
     click.echo("\nSteps (SOP time as written; SLA as enforced):")
-    rows = [["-", "intake", wf.intake.step_id, "citizen", wf.intake.sop_time or "-", "-", "-"]]
-    for n, name in enumerate(_state_order(wf), 1):
+    numbered = wf.intake.sop_time is not None  # the SOP counts the report itself as step 1
+    rows = [["1" if numbered else "-", "intake", wf.intake.step_id, "citizen", wf.intake.sop_time or "-", "-", "-"]]
+    for n, name in enumerate(_state_order(wf), 2 if numbered else 1):
         st = wf.states[name]
         if st.final:
             rows.append([n, name, f"{st.label_id} / {st.label_en} (final)", "-", "-", "-", "-"])

@@ -1,0 +1,34 @@
+"""`aduan telegram`: connect the bot to Telegram."""
+import click
+
+from bot.channels.telegram import ALLOWED_UPDATES, TelegramSender
+
+
+@click.group("telegram")
+def telegram():
+    """Telegram bot set-up."""
+
+
+@telegram.command("set-webhook")
+@click.argument("url")
+@click.pass_obj
+def set_webhook(obj, url):
+    """Register URL (https://your.host/webhooks/telegram) with Telegram, with the secret token."""
+    cfg = obj.runtime.settings.telegram
+    if cfg.token is None or cfg.secret_token is None:
+        raise click.ClickException("set telegram.token and telegram.secret_token first "
+                                   "(or ADUAN_TELEGRAM_TOKEN / ADUAN_TELEGRAM_SECRET_TOKEN)")
+    if not url.startswith("https://") and "127.0.0.1" not in url and "localhost" not in url:
+        raise click.ClickException("Telegram only calls https:// webhooks")
+    sender = TelegramSender(cfg.token.get_secret_value(), cfg.api_base_url)
+    try:
+        sender.set_webhook(url, cfg.secret_token.get_secret_value())
+    except Exception as exc:  # the Bot API's own words are the useful part
+        raise click.ClickException(f"Telegram refused: {exc}") from None
+    finally:
+        sender.close()
+    click.echo(f"webhook set to {url} (updates: {', '.join(ALLOWED_UPDATES)})")
+
+
+def register(main: click.Group) -> None:
+    main.add_command(telegram)

@@ -1,0 +1,55 @@
+"""The outbound worker: `aduan worker` (production) runs RQ jobs that drain one chat's
+outbox, plus a sweep that finds anything a lost job left behind.
+
+Jobs run in the worker's own process (RQ's SimpleWorker, no fork per job), so each
+worker process keeps one long-lived event loop and one initialized Telegram Bot.
+The outbox rows are the truth; a job is only a nudge, so Redis losing jobs loses
+nothing: the sweep sends the rows anyway.
+"""
+from __future__ import annotations
+
+import logging
+
+import redis
+from rq import Queue, SimpleWorker
+
+from storage.redis_store import MEMORY_URL
+
+log = logging.getLogger(__name__)
+QUEUE = "aduan-outbound"
+_runtime = None  # the runtime of this worker process, set by run_worker()
+
+
+def rq_connection(url: str) -> redis.Redis:
+    """RQ wants raw bytes from Redis; the in-process server is shared with the app."""
+    if url == MEMORY_URL:
+        import fakeredis
+
+        import storage.redis_store as store
+
+        store.connect(MEMORY_URL)  # make sure the shared fake server exists
+        return fakeredis.FakeRedis(server=store._memory_server)
+    return redis.Redis.from_url(url, socket_connect_timeout=2)
+
+
+def drain_chat(channel: str, chat_id: str) -> int:
+    """The job: send what is due for one chat, in order."""
+    return _runtime.outbound.dispatcher.drain_chat(channel, chat_id)
+
+
+def enqueue_drain(connection: redis.Redis, channel: str, chat_id: str) -> None:
+    Queue(QUEUE, connection=connection).enqueue(
+        drain_chat, channel, chat_id, job_timeout=300, result_ttl=0, failure_ttl=24 * 3600)
+
+
+def run_worker(runtime, burst: bool = False) -> None:
+    """Work the queue until stopped (or until it is empty, with burst)."""
+    global _runtime
+    _runtime = runtime
+    runtime.outbound.start()  # the sweep
+    try:
+        connection = rq_connection(runtime.settings.redis.url)
+        SimpleWorker([Queue(QUEUE, connection=connection)], connection=connection).work(
+            burst=burst, logging_level="WARNING")
+    finally:
+        runtime.outbound.stop()
