@@ -88,6 +88,7 @@ class IntakeSettings(_Section):
     max_text: int = Field(8000, ge=100, le=8000)
     max_attachments: int = Field(5, ge=0, le=20)
     max_attachment_mb: int = Field(10, ge=1, le=50)
+    attachments_dir: str = "var/attachments"  # where the worker keeps fetched files
 
 
 class PrivacySettings(_Section):

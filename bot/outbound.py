@@ -120,10 +120,11 @@ class Dispatcher:
 
 
 class OutboundLoop:
-    """Runs a dispatcher until stopped; `wake()` makes it look again at once."""
+    """Runs a dispatcher (and the attachment fetcher) until stopped; `wake()` makes it
+    look again at once."""
 
-    def __init__(self, dispatcher: Dispatcher, idle: float = 1.0):
-        self.dispatcher, self.idle = dispatcher, idle
+    def __init__(self, dispatcher: Dispatcher, fetcher=None, idle: float = 1.0):
+        self.dispatcher, self.fetcher, self.idle = dispatcher, fetcher, idle
         self._wake, self._stop = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -132,11 +133,12 @@ class OutboundLoop:
 
     def run(self) -> None:
         while not self._stop.is_set():
-            try:
-                busy = self.dispatcher.run_once()
-            except Exception:  # keep the loop alive; the rows stay pending
-                log.exception("outbound round failed")
-                busy = 0
+            busy = 0
+            for work in filter(None, (self.dispatcher.run_once, self.fetcher and self.fetcher.run_once)):
+                try:
+                    busy += work()
+                except Exception:  # keep the loop alive; the rows stay pending
+                    log.exception("outbound round failed")
             if not busy:
                 self._wake.wait(self.idle)
                 self._wake.clear()

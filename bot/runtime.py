@@ -13,6 +13,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.attachments import AttachmentFetcher
 from bot.channels.telegram import TelegramSender
 from bot.channels.whatsapp import WhatsAppSender
 from bot.config import Settings
@@ -141,7 +142,9 @@ class Runtime:
 
     @cached_property
     def outbound(self) -> OutboundLoop:
-        return OutboundLoop(Dispatcher(self, self.senders, clock=self.clock))
+        fetcher = AttachmentFetcher(self, self.senders, Path(self.settings.intake.attachments_dir),
+                                    self.settings.intake.max_attachment_mb * 1024 * 1024)
+        return OutboundLoop(Dispatcher(self, self.senders, clock=self.clock), fetcher)
 
     def wake_outbound(self, channel: str, chat_id: str) -> None:
         """New outbox rows: nudge this process's loop, or the workers through RQ."""

@@ -163,7 +163,8 @@ class Attachment(Base):
     content_type: Mapped[str | None] = mapped_column(String(100))
     size: Mapped[int | None] = mapped_column(Integer)
     stored_path: Mapped[str | None] = mapped_column(Text)  # set when the worker has fetched it
-    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    fetch_error: Mapped[str | None] = mapped_column(Text)  # why it could not be fetched
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -59,3 +59,49 @@ def test_aduan_run_serves_healthz_with_waitress(tmp_path):
         server.terminate()
         out, _ = server.communicate(timeout=10)
     assert f"on http://127.0.0.1:{port}/" in out and "WARNING: This is a development server" not in out
+
+
+def test_make_run_serves_the_web_chat_and_a_complaint_shows_in_cases_show(tmp_path):
+    """With no credentials: the web chat at / takes a complaint; `aduan cases show` has it."""
+    import http.cookiejar
+    import json
+    import uuid
+
+    port = free_port()
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/var/aduan.db"\n[server]\nport = {port}\n')
+    env = dict(os.environ, ADUAN_CONFIG=str(cfg))
+    aduan = [sys.executable, "-m", "bot"]
+    subprocess.run(aduan + ["db", "upgrade"], env=env, check=True, cwd=tmp_path, capture_output=True)
+    server = subprocess.Popen(aduan + ["run"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                page = opener.open(base + "/", timeout=1).read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert "<title>Aduan</title>" in page
+
+        def say(**body):
+            req = urllib.request.Request(base + "/webchat/api/messages", method="POST",
+                                         data=json.dumps({"id": uuid.uuid4().hex, **body}).encode(),
+                                         headers={"Content-Type": "application/json"})
+            assert opener.open(req, timeout=5).status == 200
+
+        for body in [{"text": "/mulai"}, {"button": "agree"}, {"button": "file"}, {"text": "Budi Santoso"},
+                     {"button": "skip"}, {"button": "skip"}, {"button": "aspirasi"},
+                     {"text": "Mohon ruang tunggu diberi kipas angin."}, {"button": "next"},
+                     {"button": "biasa"}, {"button": "submit"}]:
+            say(**body)
+        messages = json.loads(opener.open(base + "/webchat/api/messages?after=0", timeout=5).read())["messages"]
+        ticket = next(m["text"] for m in messages if "nomor tiket" in m["text"]).split("nomor tiket ")[1][:15]
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
+    shown = subprocess.run(aduan + ["cases", "show", ticket], env=env, cwd=tmp_path, capture_output=True,
+                           text=True, check=True).stdout
+    assert ticket in shown and "Mohon ruang tunggu diberi kipas angin." in shown and "webchat" in shown

@@ -220,3 +220,29 @@ def test_set_webhook_command(bot_api, tmp_path):
     call = [x.params() for x in bot_api.requests if x.path.endswith("/setWebhook")][0]
     assert call["url"] == "https://aduan.contoh.go.id/webhooks/telegram" and call["secret_token"] == SECRET
     assert "callback_query" in str(call["allowed_updates"]) and "my_chat_member" in str(call["allowed_updates"])
+
+
+def test_the_worker_fetches_attached_photos(client, runtime, bot_api, tmp_path):
+    from bot.attachments import AttachmentFetcher
+
+    bot_api.files["large"] = b"\xff\xd8jpeg-bytes"
+    post(client, message("/start"))
+    post(client, press("agree"))
+    post(client, press("file"))
+    post(client, message("Siti"))
+    post(client, press("skip"))  # email
+    post(client, press("skip"))  # phone
+    post(client, press("pengaduan"))
+    post(client, message("Lampu jalan di depan kantor mati sejak seminggu."))
+    post(client, message(photo=[{"file_id": "large", "file_unique_id": "l", "width": 8, "height": 8,
+                                 "file_size": 11}]))
+    post(client, press("next"))
+    post(client, press("biasa"))
+    post(client, press("submit"))
+    fetcher = AttachmentFetcher(runtime, runtime.senders, tmp_path / "files", 1024)
+    assert fetcher.run_once() == 1
+    with runtime.sessions() as s:
+        att = s.scalar(select(Attachment))
+        assert att.fetched_at is not None and att.fetch_error is None
+        assert open(att.stored_path, "rb").read() == b"\xff\xd8jpeg-bytes"
+    assert fetcher.run_once() == 0  # fetched once

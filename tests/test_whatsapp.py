@@ -178,3 +178,24 @@ def test_twilio_errors(runtime, twilio_api, client, clock):
     with runtime.sessions() as s:
         statuses = [r.status for r in s.scalars(select(Outbox).order_by(Outbox.id))]
         assert statuses[0] == "failed"
+
+
+def test_the_worker_fetches_media_with_the_account_credentials_and_nothing_else(client, runtime, twilio_api, tmp_path):
+    from bot.attachments import AttachmentFetcher
+    from storage.models import Attachment as Att
+
+    path = f"/2010-04-01/Accounts/{SID}/Messages/MM1/Media/ME1"
+    twilio_api.media[path] = b"photo-bytes"
+    twilio_api.auth = AUTH
+    with runtime.sessions() as s, s.begin():
+        from storage.cases import add_attachments
+        case = runtime.cases.open_case(s, kind="pengaduan", text="Lampu mati sejak lama", channel="whatsapp")
+        add_attachments(s, case, [{"kind": "photo", "ref": twilio_api.url + path, "content_type": "image/jpeg"},
+                                  {"kind": "photo", "ref": "http://169.254.169.254/latest/meta-data",
+                                   "content_type": "image/jpeg"}], "whatsapp", case.created_at)
+    fetcher = AttachmentFetcher(runtime, runtime.senders, tmp_path / "files", 1024)
+    fetcher.run_once()
+    with runtime.sessions() as s:
+        good, bad = s.scalars(select(Att).order_by(Att.id)).all()
+        assert open(good.stored_path, "rb").read() == b"photo-bytes"
+        assert bad.stored_path is None and bad.fetch_error == "media URL is not on the Twilio API"

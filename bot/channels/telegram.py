@@ -173,6 +173,24 @@ class TelegramSender:
             ids.append(str(sent.message_id))
         return ids
 
+    def fetch(self, file_id: str, max_bytes: int) -> bytes:
+        """Download a citizen's file (the Bot API serves files up to 20 MB)."""
+        from bot.attachments import FetchError
+
+        async def download():
+            f = await self.bot.get_file(file_id)
+            if f.file_size and f.file_size > max_bytes:
+                raise FetchError(f"file of {f.file_size} bytes is over the limit")
+            return bytes(await f.download_as_bytearray())
+
+        if not self._initialized:
+            self._run(self.bot.initialize())
+            self._initialized = True
+        try:
+            return self._run(download())
+        except BadRequest as exc:  # e.g. "file is too big"
+            raise FetchError(exc.message) from None
+
     def set_webhook(self, url: str, secret_token: str) -> bool:
         return self._run(self.bot.set_webhook(url, secret_token=secret_token,
                                               allowed_updates=ALLOWED_UPDATES))

@@ -130,5 +130,25 @@ class WhatsAppSender:
         except OSError as exc:  # connection refused, timeouts
             return SendResult(RETRY, delay=10, error=f"network: {exc}")
 
+    def fetch(self, url: str, max_bytes: int) -> bytes:
+        """Download a media URL Twilio gave us (with the account's credentials)."""
+        import httpx
+
+        from bot.attachments import FetchError
+
+        if not url.startswith(self.client.api.base_url + "/"):
+            raise FetchError("media URL is not on the Twilio API")  # never fetch arbitrary URLs
+        with httpx.stream("GET", url, auth=(self.client.username, self.client.password),
+                          follow_redirects=True, timeout=30) as r:
+            if r.status_code in (403, 404):
+                raise FetchError(f"Twilio answered {r.status_code}")
+            r.raise_for_status()
+            data = b""
+            for chunk in r.iter_bytes():
+                data += chunk
+                if len(data) > max_bytes:
+                    raise FetchError("file is over the limit")
+            return data
+
     def close(self) -> None:
         pass

@@ -5,7 +5,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 
 @dataclass
@@ -55,7 +55,7 @@ class FakeServer:
 
             def _handle(self, method):
                 length = int(self.headers.get("Content-Length") or 0)
-                rec = Recorded(method, self.path, dict(self.headers), self.rfile.read(length))
+                rec = Recorded(method, unquote(self.path), dict(self.headers), self.rfile.read(length))
                 with fake.lock:
                     fake.requests.append(rec)
                 status, headers, body = fake.respond(rec)

@@ -18,12 +18,22 @@ class FakeBotAPI(FakeServer):
         self.ids = itertools.count(1)
         self.script: list[tuple[int, dict]] = []  # (status, body) answers for the next sendMessage calls
         self.blocked: set[int] = set()
+        self.files: dict[str, bytes] = {}  # file_id -> content, for getFile and downloads
 
     def respond(self, rec: Recorded):
         prefix = f"/bot{self.token}/"
+        download = f"/file/bot{self.token}/photos/"
+        if rec.path.startswith(download):
+            file_id = rec.path[len(download):].removesuffix(".jpg")
+            return 200, {"Content-Type": "image/jpeg"}, self.files[file_id]
         if not rec.path.startswith(prefix):
             return 404, {}, {"ok": False, "error_code": 404, "description": "Not Found"}
         method = rec.path[len(prefix):]
+        if method == "getFile":
+            file_id = rec.params()["file_id"]
+            return 200, {}, {"ok": True, "result": {"file_id": file_id, "file_unique_id": file_id,
+                                                    "file_size": len(self.files.get(file_id, b"")),
+                                                    "file_path": f"photos/{file_id}.jpg"}}
         if method == "getMe":
             return 200, {}, {"ok": True, "result": BOT}
         if method in ("setWebhook", "answerCallbackQuery", "deleteWebhook"):

@@ -12,8 +12,17 @@ class FakeTwilioAPI(FakeServer):
         self.account_sid = account_sid
         self.ids = itertools.count(1)
         self.script: list[tuple[int, dict]] = []
+        self.media: dict[str, bytes] = {}  # path -> content of media the citizen "sent"
+        self.auth = "twilio-auth-token"
 
     def respond(self, rec: Recorded):
+        if rec.path in self.media:
+            import base64
+
+            expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth}".encode()).decode()
+            if rec.headers.get("Authorization") != expected:
+                return 401, {}, {"code": 20003, "message": "Authenticate", "status": 401}
+            return 200, {"Content-Type": "image/jpeg"}, self.media[rec.path]
         if rec.path != f"/2010-04-01/Accounts/{self.account_sid}/Messages.json":
             return 404, {}, {"code": 20404, "message": "not found", "status": 404}
         if self.script:
