@@ -22,6 +22,7 @@ from flows.calendar import OfficeCalendar
 from flows.messages import Inbound
 from flows.workflow import Workflow
 from handlers.citizen import CitizenConversation
+from handlers.officer import OfficerConversation
 from handlers.inbound import process
 from handlers.office import Office
 from storage.cases import CaseService
@@ -83,8 +84,13 @@ class Runtime:
             dialog_ttl=timedelta(hours=s.intake.expire_hours), retention_years=s.privacy.retention_years,
             limits={"min_text": s.intake.min_text, "max_text": s.intake.max_text,
                     "max_attachments": s.intake.max_attachments,
-                    "max_attachment_bytes": s.intake.max_attachment_mb * 1024 * 1024})
-        return CitizenConversation(office)
+                    "max_attachment_bytes": s.intake.max_attachment_mb * 1024 * 1024},
+            phone_channel="whatsapp" if s.whatsapp.account_sid else None)
+        return CitizenConversation(office, s.telegram.officer_group_chat_id)
+
+    @cached_property
+    def officers(self) -> OfficerConversation:
+        return OfficerConversation(self.conversation.office, self.settings.telegram.officer_group_chat_id)
 
     def receive(self, channel: str, provider_id: str, inbound: Inbound | None, raw: dict) -> bool:
         """Store and handle one delivery; returns only after the commit (then a 2xx is safe).
@@ -92,12 +98,13 @@ class Runtime:
         now = self.clock()
         if inbound is None:
             with self.transaction() as s:
-                return process(s, self.conversation, channel, provider_id, None, raw, now)
+                return process(s, self.conversation, self.officers, channel, provider_id, None, raw, now)
         with chat_lock(self.redis, channel, inbound.chat_id):
             with self.transaction() as s:
-                new = process(s, self.conversation, channel, provider_id, inbound, raw, now)
-        if new:
-            self.wake_outbound(channel, inbound.chat_id)
+                new = process(s, self.conversation, self.officers, channel, provider_id, inbound, raw, now)
+                chats = s.info.pop("outbox_chats", set())
+        for out_channel, chat_id in chats:
+            self.wake_outbound(out_channel, chat_id)
         return new
 
     def record_delivery_status(self, channel: str, provider_message_id: str, status: str,

@@ -47,6 +47,7 @@ class Rules:
     """What the office's workflow and settings ask of the form."""
 
     require_email: bool = False
+    name_optional: bool = False  # an officer recording a complaint may not know the name
     categories: tuple[tuple[str, str, str], ...] = ()  # (id, label_id, label_en)
     phone_from_channel: bool = False  # WhatsApp: the sender's number is known
     min_text: int = 10
@@ -123,6 +124,8 @@ def prompt(state: dict, rules: Rules, lang: str) -> Reply:
                      rows(Button(t(lang, "button.next"), NEXT)))
     if step is Step.TEXT:
         return Reply(t(lang, "intake.ask_text", min=rules.min_text, max=rules.max_text))
+    if step is Step.NAME and rules.name_optional:
+        return Reply(t(lang, "intake.ask_name"), rows(skip))
     if step is Step.CONFIRM:
         return Reply(summary(draft, rules, lang), rows(*_options(step, rules, lang, draft)))
     options = _options(step, rules, lang, draft)
@@ -168,6 +171,8 @@ def _put(state: dict, **values) -> dict:
 
 
 def _name(state, inbound, rules, lang):
+    if rules.name_optional and choose(inbound, [Button(t(lang, "button.skip"), SKIP)]) == SKIP:
+        return _advance(_put(state, name=None), rules, lang, Step.NAME)
     text, again = _text_or_again(state, inbound, rules, lang)
     if again:
         return again

@@ -34,6 +34,7 @@ class Inbound:
     attachments: tuple[Attachment, ...] = ()
     language_hint: str | None = None
     phone: str | None = None  # WhatsApp sender, or a contact the citizen shared
+    reply_to: str | None = None  # the provider id of the message this one answers (Telegram)
     event: str = "message"  # message | blocked | unblocked
 
     @property
@@ -59,6 +60,7 @@ class Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()
     ask_contact: str | None = None  # label of a "share my phone number" button (Telegram)
     remove_keyboard: bool = False  # take the contact button away again
+    meta: dict | None = None  # what a reply to this message means (officers' case cards)
 
     def as_payload(self) -> dict:
         """The JSON kept in the outbox row."""
@@ -70,6 +72,8 @@ class Reply:
             payload["ask_contact"] = self.ask_contact
         if self.remove_keyboard:
             payload["remove_keyboard"] = True
+        if self.meta:
+            payload["meta"] = self.meta
         return payload
 
 

@@ -20,10 +20,11 @@ from storage.citizens import identity_for
 from storage.errors import InvalidInput, NotFound
 from storage.models import Case, Citizen
 from storage.outbox import release_held
+from handlers import notify
 from handlers.office import Office
 from handlers.status import case_detail, case_list
 
-CONSENT, MENU, ADDING = "consent", "menu", "adding"
+CONSENT, MENU, ADDING, UNSOLVED = "consent", "menu", "adding", "unsolved"
 FORM_STEPS = {s.value for s in intake.Step}
 CANCEL = ("batal", "cancel")
 START = ("start", "mulai", "menu")
@@ -37,8 +38,9 @@ OFFICER = ("petugas", "officer")
 
 
 class CitizenConversation:
-    def __init__(self, office: Office):
+    def __init__(self, office: Office, group_chat_id: int | None = None):
         self.office = office
+        self.group_chat_id = group_chat_id
 
     # -- entry point ----------------------------------------------------------------------
     def handle(self, session: Session, inbound: Inbound, now: datetime) -> list[Reply]:
@@ -77,6 +79,10 @@ class CitizenConversation:
             return self._consent(citizen, inbound, state, lang, now)
         if command:
             return self._command(session, citizen, inbound, state, lang, now, *command)
+        if inbound.button and inbound.button.startswith("c|"):
+            return self._case_button(session, citizen, inbound.button, state, lang, now)
+        if step == UNSOLVED:
+            return self._unsolved(session, citizen, inbound, state, lang, now)
         if step in FORM_STEPS:
             return self._form(session, citizen, inbound, state, lang, now)
         if step == ADDING:
@@ -218,6 +224,7 @@ class CitizenConversation:
         except InvalidInput as exc:
             return state, Outcome([Reply(t(lang, "submit_failed", reason=str(exc))),
                                    intake.prompt(state, office.rules(inbound.channel), lang)])
+        notify.new_case(session, office, case, self.group_chat_id, now)
         citizen.name = draft.get("name") or citizen.name
         citizen.email = draft.get("email") or citizen.email
         citizen.phone = draft.get("phone") or citizen.phone
@@ -232,6 +239,35 @@ class CitizenConversation:
             replies.append(Reply(t(lang, "submitted_closed", opening=when(office.calendar, opening, lang))))
         replies.append(self.menu(lang))
         return None, Outcome(replies)
+
+    # -- the citizen's verdict on an answer ----------------------------------------------------
+    def _case_button(self, session, citizen, payload, state, lang, now):
+        """ "Solved" / "not solved" under an answer (c|accept|TICKET, c|not_resolved|TICKET)."""
+        _, action, ticket = (payload.split("|") + ["", ""])[:3]
+        case = self._own_case(session, citizen, ticket)
+        if case is None or action not in ("accept", "not_resolved"):
+            return state, Outcome([Reply(t(lang, "status.not_found", ticket=ticket[:40]))])
+        if self.office.cases.workflow_of(case).transition(action, case.state) is None:
+            return state, Outcome([Reply(t(lang, "case.moved_on", ticket=case.ticket))])
+        if action == "not_resolved":
+            return {"step": UNSOLVED, "ticket": case.ticket}, Outcome([Reply(t(lang, "case.ask_unsolved"))])
+        self._citizen_fires(session, case, "accept", None, now)
+        return None, Outcome([Reply(t(lang, "case.accepted", ticket=case.ticket)), self.menu(lang)])
+
+    def _unsolved(self, session, citizen, inbound, state, lang, now):
+        if not inbound.plain_text:
+            return state, Outcome([Reply(t(lang, "case.ask_unsolved"))])
+        case = self._own_case(session, citizen, state["ticket"])
+        if case is None or self.office.cases.workflow_of(case).transition("not_resolved", case.state) is None:
+            return None, Outcome([Reply(t(lang, "case.moved_on", ticket=state["ticket"])), self.menu(lang)])
+        self._citizen_fires(session, case, "not_resolved", inbound.plain_text, now)
+        return None, Outcome([Reply(t(lang, "case.reopened", ticket=case.ticket)), self.menu(lang)])
+
+    def _citizen_fires(self, session, case, trigger, note, now):
+        cases = self.office.cases
+        tr = cases.workflow_of(case).transition(trigger, case.state)
+        case = cases.fire(session, case.ticket, trigger, CITIZEN, note=note, now=now)
+        notify.transition(session, self.office, case, tr, note, now, by_citizen=True)
 
     # -- adding information to a case -------------------------------------------------------
     def _own_case(self, session, citizen, ticket) -> Case | None:
@@ -278,6 +314,7 @@ class CitizenConversation:
                        channel=inbound.channel, now=now)
         lifecycle_transition = cases.workflow_of(case).transition("provide_info", case.state)
         if lifecycle_transition is not None and "citizen" in lifecycle_transition.roles:
-            cases.fire(session, case.ticket, "provide_info", CITIZEN, now=now)
+            self._citizen_fires(session, case, "provide_info", None, now)
             return [Reply(t(lang, "add.resumed", ticket=case.ticket))]
+        notify.citizen_added(session, self.office, case, now)
         return [Reply(t(lang, "add.added", ticket=case.ticket))]

@@ -1,18 +1,30 @@
 """One inbound message, in one transaction: the inbound row (once), the conversation's
-changes, and every reply as an outbox row."""
+changes, and every reply as an outbox row.
+
+A chat linked to an officer talks to the officers' conversation; `/petugas CODE` links
+one; everyone else talks to the citizens' conversation.
+"""
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from flows.messages import Inbound
+from flows.i18n import language, t
+from flows.messages import Inbound, Reply
 from handlers.citizen import CitizenConversation
+from handlers.officer import OfficerConversation
 from storage import inbound as inbound_log
+from storage.errors import StorageError
+from storage.officers import linked_officer, redeem
 from storage.outbox import enqueue
 
+log = logging.getLogger(__name__)
+ENROL = ("petugas", "officer")
 
-def process(session: Session, conversation: CitizenConversation, channel: str,
+
+def process(session: Session, citizens: CitizenConversation, officers: OfficerConversation, channel: str,
             provider_message_id: str, inbound: Inbound | None, raw: dict, now: datetime) -> bool:
     """Handle a delivery; False (and no effect) if it was handled before."""
     chat_id = inbound.chat_id if inbound is not None else None
@@ -20,6 +32,38 @@ def process(session: Session, conversation: CitizenConversation, channel: str,
         return False
     if inbound is None:
         return True  # recorded; nothing to do (an edited message, a group chat, …)
-    for reply in conversation.handle(session, inbound, now):
+    for reply in route(session, citizens, officers, inbound, now):
         enqueue(session, inbound.channel, inbound.chat_id, reply, now=now)
     return True
+
+
+def route(session, citizens, officers, inbound: Inbound, now) -> list[Reply]:
+    officer = linked_officer(session, inbound.channel, inbound.chat_id)
+    if officer is not None:
+        if not officer.active:
+            log.info("refused: revoked officer #%s wrote on %s", officer.id, inbound.channel)
+            return [Reply(t(officer.language, "officer.revoked"))]
+        if inbound.event != "message":
+            return []
+        return officers.handle(session, officer, inbound, now)
+    command = inbound.command
+    if command and command[0] in ENROL:
+        return _enrol(session, officers, inbound, command[1], now)
+    return citizens.handle(session, inbound, now)
+
+
+def _enrol(session, officers: OfficerConversation, inbound: Inbound, code: str, now) -> list[Reply]:
+    lang = language(inbound.language_hint)
+    if not code:
+        return [Reply(t(lang, "officer.enrol_usage"))]
+    try:
+        with session.begin_nested():
+            officer = redeem(session, code, inbound.channel, inbound.chat_id, now=now)
+    except StorageError:
+        log.info("refused: an enrolment code that does not work, on %s", inbound.channel)
+        return [Reply(t(lang, "officer.enrol_failed"))]
+    officer.language = lang
+    role = officers.office.workflow.roles[officer.role]
+    log.info("officer #%s enrolled on %s", officer.id, inbound.channel)
+    return [Reply(t(lang, "officer.enrolled", role=role.label_id if lang == "id" else role.label_en)),
+            officers.help(officer)]

@@ -22,6 +22,7 @@ class Office:
     dialog_ttl: timedelta = timedelta(hours=24)
     retention_years: int = 5
     limits: dict = None  # min_text, max_text, max_attachments, max_attachment_bytes
+    phone_channel: str | None = None  # where a phone number given by an officer is reached
 
     @property
     def workflow(self) -> Workflow:

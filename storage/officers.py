@@ -70,6 +70,13 @@ def redeem(session: Session, code: str, channel: str, external_id: str,
     return officer
 
 
+def linked_officer(session: Session, channel: str, external_id: str) -> Officer | None:
+    """The officer linked to a chat identity, active or revoked."""
+    return session.scalar(
+        select(Officer).join(OfficerIdentity)
+        .where(OfficerIdentity.channel == channel, OfficerIdentity.external_id == external_id))
+
+
 def officer_by_identity(session: Session, channel: str, external_id: str) -> Officer | None:
     """The active officer behind a chat identity, or None (revoked officers are None)."""
     return session.scalar(

@@ -27,6 +27,8 @@ def enqueue(session: Session, channel: str, chat_id: str, reply: Reply, *,
     row = Outbox(channel=channel, chat_id=str(chat_id), payload=reply.as_payload(), case_id=case_id,
                  purpose=purpose, status=PENDING, created_at=now, next_attempt_at=now)
     session.add(row)
+    # Who to nudge after the commit (the worker's RQ jobs are per chat).
+    session.info.setdefault("outbox_chats", set()).add((channel, str(chat_id)))
     return row
 
 
@@ -47,6 +49,15 @@ def next_for_chat(session: Session, channel: str, chat_id: str) -> Outbox | None
     return session.scalar(
         select(Outbox).where(Outbox.channel == channel, Outbox.chat_id == chat_id,
                              Outbox.status == PENDING).order_by(Outbox.id).limit(1))
+
+
+def by_provider_id(session: Session, channel: str, chat_id: str, provider_message_id: str) -> Outbox | None:
+    """The row a provider message id belongs to (a split message keeps several ids)."""
+    pid = provider_message_id
+    return session.scalar(select(Outbox).where(
+        Outbox.channel == channel, Outbox.chat_id == chat_id,
+        (Outbox.provider_message_id == pid) | Outbox.provider_message_id.like(f"{pid},%")
+        | Outbox.provider_message_id.like(f"%,{pid}") | Outbox.provider_message_id.like(f"%,{pid},%")))
 
 
 def mark_sent(row: Outbox, provider_message_id: str | None, now: datetime) -> None:

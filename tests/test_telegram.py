@@ -110,8 +110,10 @@ def test_the_whole_intake_through_the_webhook_and_the_bot_api(client, runtime, b
     sent = bot_api.sent()
     texts = [p["text"] for p in sent]
     assert texts[0] == "Selamat datang di layanan pengaduan Aduan."
-    assert any(t.startswith("Terima kasih, pengaduan Anda sudah kami terima dengan nomor tiket ADU-2025-000001")
-               for t in texts)
+    # ticket numbers go out in <code> (HTML parse mode): a tap copies them
+    assert any(t.startswith("Terima kasih, pengaduan Anda sudah kami terima dengan nomor tiket "
+                            "<code>ADU-2025-000001</code>") for t in texts)
+    assert all(p["parse_mode"] == "HTML" for p in sent)
     assert all(int(p["chat_id"]) == CHAT for p in sent)
     # inline keyboards carry the payloads as callback data
     consent = sent[1]

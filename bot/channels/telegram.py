@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import html
+import re
 import logging
 import os
 import threading
@@ -84,8 +86,9 @@ def _from_message(uid: str, m) -> Inbound | None:
         files.append(Attachment("contact"))
         phone = m.contact.phone_number
     user = m.from_user
+    reply_to = str(m.reply_to_message.message_id) if m.reply_to_message else None
     return Inbound(CHANNEL, str(m.chat.id), uid, text=m.text or m.caption, attachments=tuple(files),
-                   language_hint=user.language_code if user else None, phone=phone)
+                   language_hint=user.language_code if user else None, phone=phone, reply_to=reply_to)
 
 
 def blueprint() -> Blueprint:
@@ -126,6 +129,14 @@ def _markup(payload: dict):
     return None
 
 
+TICKET = re.compile(r"\b[A-Z]{2,6}-\d{4}-\d{6}\b")
+
+
+def _html(text: str) -> str:
+    """Escape the text; put ticket numbers in <code>, which Telegram copies with a tap."""
+    return TICKET.sub(lambda m: f"<code>{m.group(0)}</code>", html.escape(text, quote=False))
+
+
 def _seconds(value) -> float:
     return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
 
@@ -164,11 +175,11 @@ class TelegramSender:
 
     async def _send(self, message: Outgoing) -> list[str]:
         payload = message.payload
-        parts = split_text(payload["text"], TEXT_LIMIT)
+        parts = split_text(payload["text"], TEXT_LIMIT - 500)  # room for the <code> tags
         ids = []
         for n, part in enumerate(parts):
             last = n == len(parts) - 1  # the buttons go under the last part
-            sent = await self.bot.send_message(int(message.chat_id), part,
+            sent = await self.bot.send_message(int(message.chat_id), _html(part), parse_mode="HTML",
                                                reply_markup=_markup(payload) if last else None)
             ids.append(str(sent.message_id))
         return ids

@@ -1,0 +1,122 @@
+"""What officers see: the case card, the queue and the statistics."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from flows.i18n import t, when
+from flows.messages import Button, Reply, rows
+from storage.models import Attachment, Case, Deadline, Officer
+from handlers.office import Office
+
+PAGE = 8
+NOTE_CHARS = 500
+
+
+def actions(office: Office, case: Case, officer: Officer) -> list:
+    """The transitions this officer may take on this case now (role and unit)."""
+    wf = office.cases.workflow_of(case)
+    if not _unit_ok(office, case, officer):
+        return []
+    return [tr for tr in wf.transitions_from(case.state) if officer.role in tr.roles]
+
+
+def _unit_ok(office: Office, case: Case, officer: Officer) -> bool:
+    wf = office.cases.workflow_of(case)
+    kind = wf.roles[officer.role].kind if officer.role in wf.roles else None
+    return not (kind in ("liaison", "officer") and officer.unit_id is not None
+                and case.unit_id is not None and case.unit_id != officer.unit_id)
+
+
+def card(session: Session, office: Office, case: Case, officer: Officer, lang: str) -> Reply:
+    """Details, attachments, history and deadlines, with a button for each action allowed now."""
+    wf = office.cases.workflow_of(case)
+    cal = office.calendar
+    st = wf.states[case.state]
+    case = session.scalar(select(Case).where(Case.id == case.id).options(
+        selectinload(Case.events), selectinload(Case.deadlines), selectinload(Case.unit),
+        selectinload(Case.citizen)))
+    if case.privacy == "anonim" or case.citizen is None:
+        reporter = t(lang, "officer.card.anonymous") if case.privacy == "anonim" else "-"
+    else:
+        c = case.citizen
+        reporter = ", ".join(x for x in (c.name, c.phone, c.email) if x) or "-"
+    category = next((c.label_id if lang == "id" else c.label_en for c in office.categories
+                     if c.id == case.category), case.category or "-")
+    lines = [t(lang, "officer.card.head", ticket=case.ticket, state=st.label_id if lang == "id" else st.label_en),
+             t(lang, "officer.card.fields", kind=t(lang, f"kind.{case.kind}"), category=category,
+               channel=case.channel, privacy=t(lang, f"privacy.{case.privacy}"),
+               unit=case.unit.name if case.unit else "-", reporter=reporter,
+               lapor=case.lapor_tracking_id or "-", opened=when(cal, case.created_at, lang)),
+             "", case.text]
+    files = session.scalars(select(Attachment).where(Attachment.case_id == case.id)).all()
+    if files:
+        lines += ["", t(lang, "officer.card.attachments", n=len(files))]
+        lines += [f"• {a.media_type} {a.content_type or ''}".rstrip() + (" ✓" if a.stored_path else "")
+                  for a in files]
+    open_clocks = [d for d in case.deadlines if d.completed_at is None and d.kind == "stage"]
+    for d in open_clocks:
+        key = "officer.card.paused" if d.paused_at else "officer.card.due"
+        lines.append(t(lang, key, stage=d.stage, due=when(cal, d.due_at, lang)))
+    lines += ["", t(lang, "officer.card.history")]
+    for e in case.events[-15:]:
+        who = f"{e.actor_role or e.actor_type}#{e.actor_id}" if e.actor_id else e.actor_type
+        mark = "" if e.public else " 🔒"
+        lines.append(f"• {when(cal, e.at, lang)} — {e.action}{mark} ({who})")
+        if e.note:
+            lines.append("  " + (e.note if len(e.note) <= NOTE_CHARS else e.note[:NOTE_CHARS] + "…"))
+    buttons = [Button(tr.label_id if lang == "id" else tr.label_en, f"a|{tr.trigger}|{case.ticket}|{case.version}")
+               for tr in actions(office, case, officer)]
+    buttons.append(Button(t(lang, "officer.button.note"), f"n|{case.ticket}"))
+    # A reply to the card becomes an internal note on the case.
+    return Reply("\n".join(lines), rows(*buttons), meta={"ticket": case.ticket})
+
+
+def queue(session: Session, office: Office, officer: Officer, lang: str, page: int, now: datetime) -> Reply:
+    """Cases waiting on my role (and unit), soonest deadline first."""
+    wf = office.workflow
+    states = [s for s, d in wf.states.items() if officer.role in d.actors and not d.final]
+    due = (select(Deadline.case_id, func.min(Deadline.due_at).label("due"))
+           .where(Deadline.completed_at.is_(None), Deadline.kind == "stage").group_by(Deadline.case_id)
+           .subquery())
+    query = (select(Case, due.c.due).outerjoin(due, due.c.case_id == Case.id)
+             .where(Case.state.in_(states), Case.workflow == wf.name))
+    kind = wf.roles[officer.role].kind
+    if kind in ("liaison", "officer") and officer.unit_id is not None:
+        query = query.where(or_(Case.unit_id == officer.unit_id, Case.unit_id.is_(None)))
+    query = query.order_by(due.c.due.is_(None), due.c.due, Case.id)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    found = session.execute(query.offset(page * PAGE).limit(PAGE)).all()
+    if not found:
+        return Reply(t(lang, "officer.queue.empty"))
+    lines = [t(lang, "officer.queue.head", n=total, page=page + 1, pages=(total + PAGE - 1) // PAGE)]
+    buttons = []
+    for case, due_at in found:
+        st = wf.states[case.state]
+        late = " ⚠" if due_at is not None and due_at < now else ""
+        lines.append(t(lang, "officer.queue.item", ticket=case.ticket,
+                       state=st.label_id if lang == "id" else st.label_en,
+                       due=when(office.calendar, due_at, lang) if due_at else "-") + late)
+        buttons.append(Button(case.ticket, f"k|{case.ticket}"))
+    if (page + 1) * PAGE < total:
+        buttons.append(Button(t(lang, "officer.button.next_page"), f"q|{page + 1}"))
+    return Reply("\n".join(lines), rows(*buttons, per_row=2))
+
+
+def statistics(session: Session, office: Office, lang: str, now: datetime) -> Reply:
+    wf = office.workflow
+    counts = dict(session.execute(select(Case.state, func.count()).group_by(Case.state)).all())
+    overdue = session.scalar(select(func.count(func.distinct(Deadline.case_id))).where(
+        Deadline.completed_at.is_(None), Deadline.kind == "stage", Deadline.paused_at.is_(None),
+        Deadline.due_at < now))
+    local = office.calendar.local(now)
+    month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    new = session.scalar(select(func.count()).select_from(Case).where(Case.created_at >= month_start))
+    closed = session.scalar(select(func.count()).select_from(Case).where(Case.closed_at >= month_start))
+    lines = [t(lang, "officer.stats.head", total=sum(counts.values()), overdue=overdue, new=new, closed=closed)]
+    for state, d in wf.states.items():
+        if counts.get(state):
+            lines.append(f"• {d.label_id if lang == 'id' else d.label_en}: {counts[state]}")
+    return Reply("\n".join(lines))

@@ -1,0 +1,153 @@
+"""Who hears about what, through the outbox.
+
+- A new case: the coordinators and the officers' group chat, with the ticket number,
+  kind and category only (never names, phone numbers or the complaint).
+- A disposition: the liaison and officers of that unit.
+- A citizen-visible transition: the citizen, in their language, with what happened
+  and what comes next.
+- What a citizen adds: the officers holding the case.
+- An escalation: the leadership.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from flows.i18n import t, when
+from flows.messages import Button, Reply, rows
+from flows.workflow import TransitionDef
+from storage.models import Case, CitizenIdentity, Officer
+from storage.outbox import enqueue
+from handlers.office import Office
+
+log = logging.getLogger(__name__)
+
+
+def _officers(session: Session, roles: list[str], unit_id: int | None = None) -> list[Officer]:
+    query = (select(Officer).where(Officer.active.is_(True), Officer.role.in_(roles))
+             .options(selectinload(Officer.identities)))
+    if unit_id is not None:
+        query = query.where(Officer.unit_id == unit_id)
+    return list(session.scalars(query))
+
+
+def _send_officers(session, officers: list[Officer], make, case: Case | None, now) -> int:
+    sent = 0
+    for officer in officers:
+        reply = make(officer.language)
+        for identity in officer.identities:
+            enqueue(session, identity.channel, identity.external_id, reply,
+                    case_id=case.id if case else None, purpose="officer", now=now)
+            sent += 1
+    return sent
+
+
+def card_button(lang: str, ticket: str) -> tuple:
+    return rows(Button(t(lang, "officer.button.open", ticket=ticket), f"k|{ticket}"))
+
+
+def new_case(session: Session, office: Office, case: Case, group_chat_id: int | None, now) -> None:
+    wf = office.cases.workflow_of(case)
+    coordinators = [r for r in wf.roles_of_kind("coordinator")]
+
+    def text(lang):
+        return t(lang, "notify.new_case", ticket=case.ticket, kind=t(lang, f"kind.{case.kind}"),
+                 category=_category(office, case, lang), channel=case.channel)
+
+    _send_officers(session, _officers(session, coordinators), lambda lang: Reply(text(lang), card_button(lang, case.ticket)),
+                   case, now)
+    if group_chat_id is not None:  # a group: the ticket, kind and category, nothing personal
+        enqueue(session, "telegram", str(group_chat_id), Reply(text("id")), case_id=case.id,
+                purpose="group", now=now)
+
+
+def _category(office: Office, case: Case, lang: str) -> str:
+    for c in office.categories:
+        if c.id == case.category:
+            return c.label_id if lang == "id" else c.label_en
+    return case.category or "-"
+
+
+def disposed(session: Session, office: Office, case: Case, now) -> None:
+    wf = office.cases.workflow_of(case)
+    roles = wf.roles_of_kind("liaison") + wf.roles_of_kind("officer")
+    _send_officers(session, _officers(session, roles, case.unit_id),
+                   lambda lang: Reply(t(lang, "notify.disposed", ticket=case.ticket,
+                                        unit=case.unit.name if case.unit else "-"),
+                                      card_button(lang, case.ticket)), case, now)
+
+
+def holders(session: Session, office: Office, case: Case) -> list[Officer]:
+    """The officers whose move it is now (unit-bound roles: only the case's unit)."""
+    wf = office.cases.workflow_of(case)
+    actors = [r for r in wf.states[case.state].actors if r in wf.roles]
+    if not actors:  # waiting on the citizen: whoever may act from here
+        actors = sorted({r for tr in wf.transitions_from(case.state) for r in tr.roles if r in wf.roles})
+    found = []
+    for officer in _officers(session, actors):
+        bound = wf.roles[officer.role].kind in ("liaison", "officer")
+        if bound and case.unit_id is not None and officer.unit_id not in (None, case.unit_id):
+            continue
+        found.append(officer)
+    return found
+
+
+def citizen_added(session: Session, office: Office, case: Case, now) -> None:
+    _send_officers(session, holders(session, office, case),
+                   lambda lang: Reply(t(lang, "notify.citizen_added", ticket=case.ticket),
+                                      card_button(lang, case.ticket)), case, now)
+
+
+def escalated(session: Session, office: Office, case: Case, reason: str, now) -> None:
+    wf = office.cases.workflow_of(case)
+    _send_officers(session, _officers(session, wf.roles_of_kind("leadership")),
+                   lambda lang: Reply(t(lang, "notify.escalated", ticket=case.ticket, reason=reason),
+                                      card_button(lang, case.ticket)), case, now)
+
+
+def citizen_of(session: Session, case: Case) -> list[CitizenIdentity]:
+    if case.citizen_id is None:
+        return []
+    return list(session.scalars(select(CitizenIdentity).where(CitizenIdentity.citizen_id == case.citizen_id)))
+
+
+def transition(session: Session, office: Office, case: Case, tr: TransitionDef, note: str | None, now,
+               by_citizen: bool = False) -> None:
+    """Tell the officers concerned, and the citizen what happened and what comes next
+    (citizen-visible states only; never the citizen about their own move)."""
+    wf = office.cases.workflow_of(case)
+    st = wf.states[case.state]
+    if tr.needs == "unit":
+        disposed(session, office, case, now)
+    if by_citizen:
+        citizen_added(session, office, case, now)
+    if not st.citizen_visible or by_citizen:
+        return
+    lang = case.language
+    lines = [t(lang, "notify.transition", ticket=case.ticket,
+               state=st.label_id if lang == "id" else st.label_en)]
+    answerable = any(x.trigger == "accept" for x in wf.transitions_from(case.state))
+    if note and tr.needs == "note":
+        kind = "question" if st.pause_clock else "answer" if answerable else "reason"
+        lines.append(t(lang, f"notify.note.{kind}", note=note))
+    buttons: tuple = ()
+    clock = office.cases.open_deadline(session, case)
+    if st.final:
+        lines.append(t(lang, "status.final"))
+    elif clock is not None and clock.paused_at is None:
+        step = (st.step_id if lang == "id" else st.step_en) or st.label_id
+        key = "status.next_waiting" if "citizen" in st.actors else "status.next"
+        lines.append(t(lang, key, step=step, due=when(office.calendar, clock.due_at, lang)))
+    if answerable:
+        lines.append(t(lang, "notify.solved_question"))
+        buttons = rows(Button(t(lang, "button.solved"), f"c|accept|{case.ticket}"),
+                       Button(t(lang, "button.unsolved"), f"c|not_resolved|{case.ticket}"))
+    if st.pause_clock:
+        lines.append(t(lang, "notify.reply_here"))
+    reply = Reply("\n".join(lines), buttons)
+    for identity in citizen_of(session, case):
+        if identity.blocked_at is None:
+            enqueue(session, identity.channel, identity.external_id, reply, case_id=case.id,
+                    purpose="case_update", now=now)
