@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import select, update
 
 from bot.channels.base import FAILED, HELD, RETRY, SENT, Outgoing, SendResult, Sender
-from storage import outbox
+from storage import dialogs, outbox
 from storage.models import CitizenIdentity, Outbox, utcnow
 from storage.redis_store import Busy, RateLimiter, chat_lock
 
@@ -95,17 +95,20 @@ class Dispatcher:
             if result.status == SENT:
                 outbox.mark_sent(row, result.provider_message_id, now)
                 row.template_sid = result.template_sid
+            elif result.status == RETRY and result.error == "429 retry_after":
+                # The provider's own pacing: wait as told, and it is not a failed attempt.
+                row.next_attempt_at = now + timedelta(seconds=result.delay)
+                row.error = result.error
             elif result.status == RETRY:
                 backoff = max(result.delay, min(300.0, 2.0 ** row.attempts))
-                outbox.mark_retry(row, backoff if result.error != "429 retry_after" else result.delay,
-                                  result.error or "retry", now)
+                outbox.mark_retry(row, backoff, result.error or "retry", now)
             elif result.status == HELD:
                 outbox.mark_held(row, result.error or "held")
             else:
                 outbox.mark_failed(row, result.error or "failed", now)
         if result.status == FAILED and (result.error or "").startswith("undeliverable"):
             self._give_up_chat(channel, chat_id, result.error)
-        log.info("outbox %s %s: %s %s", channel, message.id, result.status, result.error or "")
+        log.info("outbox %s row %s: %s", channel, message.id, result.status)  # no texts: they may hold numbers
 
     def _give_up_chat(self, channel: str, chat_id: str, reason: str) -> None:
         """The recipient cannot be reached: stop, and say why on every waiting row."""
@@ -119,12 +122,30 @@ class Dispatcher:
                 .values(status=outbox.FAILED, error=f"undeliverable: {reason}"[:500]))
 
 
+class Housekeeping:
+    """Deletes half-filled forms past their expiry (their personal data goes with them)."""
+
+    def __init__(self, runtime, every: float = 60.0):
+        self.runtime, self.every, self._last = runtime, every, 0.0
+
+    def run_once(self) -> int:
+        if time.monotonic() - self._last < self.every:
+            return 0
+        self._last = time.monotonic()
+        with self.runtime.transaction() as s:
+            purged = dialogs.purge_expired(s, self.runtime.clock())
+        if purged:
+            log.info("deleted %d expired dialogs", purged)
+        return 0  # never a reason to hurry the next round
+
+
 class OutboundLoop:
     """Runs a dispatcher (and the attachment fetcher) until stopped; `wake()` makes it
     look again at once."""
 
-    def __init__(self, dispatcher: Dispatcher, fetcher=None, idle: float = 1.0):
+    def __init__(self, dispatcher: Dispatcher, fetcher=None, housekeeping=None, idle: float = 1.0):
         self.dispatcher, self.fetcher, self.idle = dispatcher, fetcher, idle
+        self.jobs = [j.run_once for j in (dispatcher, fetcher, housekeeping) if j is not None]
         self._wake, self._stop = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -134,7 +155,7 @@ class OutboundLoop:
     def run(self) -> None:
         while not self._stop.is_set():
             busy = 0
-            for work in filter(None, (self.dispatcher.run_once, self.fetcher and self.fetcher.run_once)):
+            for work in self.jobs:
                 try:
                     busy += work()
                 except Exception:  # keep the loop alive; the rows stay pending

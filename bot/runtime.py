@@ -17,7 +17,7 @@ from bot.attachments import AttachmentFetcher
 from bot.channels.telegram import TelegramSender
 from bot.channels.whatsapp import WhatsAppSender
 from bot.config import Settings
-from bot.outbound import Dispatcher, OutboundLoop
+from bot.outbound import Dispatcher, Housekeeping, OutboundLoop
 from flows.calendar import OfficeCalendar
 from flows.messages import Inbound
 from flows.workflow import Workflow
@@ -28,7 +28,7 @@ from handlers.office import Office
 from storage.cases import CaseService
 from storage.models import Outbox, utcnow
 from storage.outbox import FAILED, PENDING, mark_sent
-from storage.redis_store import MEMORY_URL, chat_lock
+from storage.redis_store import MEMORY_URL, Busy, chat_lock
 from bot.worker import enqueue_drain, rq_connection
 from storage.db import make_engine, make_sessionmaker, transaction
 from storage.migrate import is_current
@@ -99,13 +99,33 @@ class Runtime:
         if inbound is None:
             with self.transaction() as s:
                 return process(s, self.conversation, self.officers, channel, provider_id, None, raw, now)
-        with chat_lock(self.redis, channel, inbound.chat_id):
+        with self._serialized(channel, inbound.chat_id):
             with self.transaction() as s:
                 new = process(s, self.conversation, self.officers, channel, provider_id, inbound, raw, now)
                 chats = s.info.pop("outbox_chats", set())
         for out_channel, chat_id in chats:
             self.wake_outbound(out_channel, chat_id)
         return new
+
+    @contextmanager
+    def _serialized(self, channel: str, chat_id: str):
+        """The conversation's Redis lock; without Redis (down, or a stuck holder) the
+        message is still stored and handled: the database keeps it exactly once, and a
+        provider like Twilio does not retry a failed webhook."""
+        try:
+            lock = chat_lock(self.redis, channel, chat_id)
+            lock.__enter__()
+        except (redis.RedisError, Busy) as exc:
+            log.warning("handling without the conversation lock (%s)", type(exc).__name__)
+            yield
+            return
+        try:
+            yield
+        finally:
+            try:
+                lock.__exit__(None, None, None)
+            except redis.RedisError:
+                pass
 
     def record_delivery_status(self, channel: str, provider_message_id: str, status: str,
                                error_code: str | None) -> None:
@@ -151,7 +171,7 @@ class Runtime:
     def outbound(self) -> OutboundLoop:
         fetcher = AttachmentFetcher(self, self.senders, Path(self.settings.intake.attachments_dir),
                                     self.settings.intake.max_attachment_mb * 1024 * 1024)
-        return OutboundLoop(Dispatcher(self, self.senders, clock=self.clock), fetcher)
+        return OutboundLoop(Dispatcher(self, self.senders, clock=self.clock), fetcher, Housekeeping(self))
 
     def wake_outbound(self, channel: str, chat_id: str) -> None:
         """New outbox rows: nudge this process's loop, or the workers through RQ."""

@@ -74,6 +74,7 @@ class TransitionDef(_Strict):
     command: str | None = None  # chat command (Indonesian), e.g. "verifikasi"
     command_en: str | None = None
     needs: Literal["note", "unit"] | None = None  # what the actor must give
+    note_public: bool = False  # the note goes to the citizen (a question, an answer, a reason)
 
     @field_validator("source", mode="before")
     @classmethod

@@ -37,6 +37,11 @@ INFO = ("info",)
 OFFICER = ("petugas", "officer")
 
 
+def _has_content(inbound: Inbound) -> bool:
+    """Text or a real file: a sticker or a shared contact is not information."""
+    return bool(inbound.plain_text or any(a.kind in intake.MEDIA for a in inbound.attachments))
+
+
 class CitizenConversation:
     def __init__(self, office: Office, group_chat_id: int | None = None):
         self.office = office
@@ -59,9 +64,10 @@ class CitizenConversation:
         citizen = identity.citizen
         state = dialogs.load(session, inbound.channel, inbound.chat_id, now)
         notes = []
-        if state is dialogs.EXPIRED:
-            hours = int(self.office.dialog_ttl.total_seconds() // 3600)
-            notes.append(Reply(t(citizen.language, "expired", hours=hours)))
+        if isinstance(state, dialogs.Expired):
+            if state.step in FORM_STEPS:  # only a half-filled complaint is worth a word
+                hours = int(self.office.dialog_ttl.total_seconds() // 3600)
+                notes.append(Reply(t(citizen.language, "expired", hours=hours)))
             state = None
         lang = citizen.language if citizen.language in LANGUAGES else self.office.default_language
         state, out = self._route(session, citizen, inbound, state, lang, now)
@@ -91,7 +97,8 @@ class CitizenConversation:
 
     # -- consent and language ---------------------------------------------------------------
     def _consent_prompt(self, lang) -> Reply:
-        return Reply(t(lang, "privacy_notice", years=self.office.retention_years),
+        return Reply(t(lang, "privacy_notice", years=self.office.retention_years,
+                       contacts=self.office.contacts or self.office.name),
                      rows(Button(t(lang, "button.agree"), "agree"),
                           Button(t(lang, "button.disagree"), "disagree"),
                           Button(t(lang, "button.other_language"), "language")))
@@ -141,17 +148,21 @@ class CitizenConversation:
         if picked == "status":
             return None, Outcome([case_list(session, self.office, citizen, lang)])
         if picked == "add":
-            return None, Outcome([Reply(t(lang, "add.ask_ticket"))])
+            return None, Outcome([self._open_cases_to_add(session, citizen, lang)])
+        if inbound.button and inbound.button.startswith("add|"):
+            return self._start_adding(session, citizen, inbound.button[4:], lang)
         if picked == "help":
             return None, Outcome([Reply(t(lang, "help")), self.menu(lang)])
         if picked == "info":
             return None, Outcome([Reply(self.office.info_text(lang)), self.menu(lang)])
         if picked == "language":
             return self._switch_language(citizen, None, lang)
-        # A case waiting on this citizen takes what they send next (DESIGN: needs_info).
+        # A case waiting on this citizen takes what they send next (DESIGN: needs_info),
+        # and what follows, until they press Done.
         waiting = self._waiting_case(session, citizen)
-        if waiting is not None and (inbound.plain_text or inbound.attachments):
-            return None, Outcome(self._add_to(session, waiting, inbound, lang, now))
+        if waiting is not None and _has_content(inbound):
+            return ({"step": ADDING, "ticket": waiting.ticket},
+                    Outcome(self._add_to(session, waiting, inbound, lang, now) + [self._adding_prompt(waiting, lang)]))
         return None, Outcome([Reply(t(lang, "menu_unknown")), self.menu(lang)])
 
     def _command(self, session, citizen, inbound, state, lang, now, name, args):
@@ -284,6 +295,15 @@ class CitizenConversation:
         return session.scalar(select(Case).where(Case.citizen_id == citizen.id, Case.state.in_(waiting))
                               .order_by(Case.id.desc()).limit(1))
 
+    def _open_cases_to_add(self, session, citizen, lang) -> Reply:
+        wf = self.office.workflow
+        open_states = [s for s, d in wf.states.items() if not d.final]
+        cases = session.scalars(select(Case).where(Case.citizen_id == citizen.id, Case.state.in_(open_states))
+                                .order_by(Case.id.desc()).limit(8)).all()
+        if not cases:
+            return Reply(t(lang, "status.none"))
+        return Reply(t(lang, "add.choose"), rows(*[Button(c.ticket, f"add|{c.ticket}") for c in cases]))
+
     def _start_adding(self, session, citizen, ticket, lang):
         if not ticket:
             return None, Outcome([Reply(t(lang, "add.ask_ticket"))])
@@ -292,8 +312,7 @@ class CitizenConversation:
             return None, Outcome([Reply(t(lang, "status.not_found", ticket=ticket.upper()))])
         if self.office.cases.workflow_of(case).states[case.state].final:
             return None, Outcome([Reply(t(lang, "add.closed", ticket=case.ticket))])
-        return {"step": ADDING, "ticket": case.ticket}, Outcome(
-            [Reply(t(lang, "add.started", ticket=case.ticket), rows(Button(t(lang, "button.done"), "done")))])
+        return {"step": ADDING, "ticket": case.ticket}, Outcome([self._adding_prompt(case, lang)])
 
     def _adding(self, session, citizen, inbound, state, lang, now):
         if choose(inbound, [Button(t(lang, "button.done"), "done")]) == "done":
@@ -301,11 +320,13 @@ class CitizenConversation:
         case = self._own_case(session, citizen, state["ticket"])
         if case is None or self.office.cases.workflow_of(case).states[case.state].final:
             return None, Outcome([Reply(t(lang, "add.closed", ticket=state["ticket"])), self.menu(lang)])
-        if not (inbound.plain_text or inbound.attachments):
-            return state, Outcome([Reply(t(lang, "intake.empty"))])
-        return state, Outcome(self._add_to(session, case, inbound, lang, now)
-                              + [Reply(t(lang, "add.started", ticket=case.ticket),
-                                       rows(Button(t(lang, "button.done"), "done")))])
+        if not _has_content(inbound):
+            key = "intake.attachment_kind" if inbound.attachments else "intake.empty"
+            return state, Outcome([Reply(t(lang, key)), self._adding_prompt(case, lang)])
+        return state, Outcome(self._add_to(session, case, inbound, lang, now) + [self._adding_prompt(case, lang)])
+
+    def _adding_prompt(self, case, lang) -> Reply:
+        return Reply(t(lang, "add.started", ticket=case.ticket), rows(Button(t(lang, "button.done"), "done")))
 
     def _add_to(self, session, case: Case, inbound: Inbound, lang, now) -> list[Reply]:
         cases = self.office.cases

@@ -129,7 +129,7 @@ def transition(session: Session, office: Office, case: Case, tr: TransitionDef, 
     lines = [t(lang, "notify.transition", ticket=case.ticket,
                state=st.label_id if lang == "id" else st.label_en)]
     answerable = any(x.trigger == "accept" for x in wf.transitions_from(case.state))
-    if note and tr.needs == "note":
+    if note and tr.note_public:
         kind = "question" if st.pause_clock else "answer" if answerable else "reason"
         lines.append(t(lang, f"notify.note.{kind}", note=note))
     buttons: tuple = ()

@@ -56,7 +56,7 @@ class OfficerConversation:
     # -- entry point ----------------------------------------------------------------------
     def handle(self, session: Session, officer: Officer, inbound: Inbound, now: datetime) -> list[Reply]:
         state = dialogs.load(session, inbound.channel, inbound.chat_id, now)
-        if state is dialogs.EXPIRED:
+        if isinstance(state, dialogs.Expired):
             state = None
         state, replies = self._route(session, officer, inbound, state or {}, now)
         menu = next((r for r in reversed(replies) if r.buttons), None)

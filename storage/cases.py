@@ -166,9 +166,13 @@ class CaseService:
         case.updated_at = now
         new_def = wf.states[case.state]
         case.closed_at = now if new_def.final else None
+        shown = note if t.note_public else None  # other notes stay internal, in their own event
         session.add(CaseEvent(case_id=case.id, at=now, actor_type=actor.type, actor_id=actor.id,
                               actor_role=actor.role, action=trigger, from_state=old,
-                              to_state=case.state, note=note, public=new_def.citizen_visible))
+                              to_state=case.state, note=shown, public=new_def.citizen_visible))
+        if note and not t.note_public:
+            session.add(CaseEvent(case_id=case.id, at=now, actor_type=actor.type, actor_id=actor.id,
+                                  actor_role=actor.role, action="note", note=note, public=False))
         case_id = case.id
         try:
             session.flush()  # UPDATE ... WHERE version = n: fails if someone acted first

@@ -15,7 +15,9 @@ WRITE_OPTION = "aduan_unit_of_work"
 
 
 def make_engine(url: str, **kwargs) -> Engine:
-    """An engine for `url`; a SQLite file gets its folder, WAL, foreign keys and a busy wait."""
+    """An engine for `url`; a SQLite file gets its folder, WAL, foreign keys and a busy wait.
+    Statement parameters never reach logs or error messages: they hold personal data."""
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

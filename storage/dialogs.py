@@ -1,6 +1,7 @@
 """Dialog state of each conversation, kept in the database so no restart loses it."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -8,17 +9,22 @@ from sqlalchemy.orm import Session
 
 from storage.models import Dialog
 
-EXPIRED = object()  # load() result for a dialog that timed out (and is now deleted)
+@dataclass(frozen=True)
+class Expired:
+    """load() result for a dialog that timed out (now deleted); `step` is where it was."""
+
+    step: str | None
 
 
 def load(session: Session, channel: str, chat_id: str, now: datetime):
-    """The state dict, None if there is none, or EXPIRED if it timed out."""
+    """The state dict, None if there is none, or Expired if it timed out."""
     row = session.scalar(select(Dialog).where(Dialog.channel == channel, Dialog.chat_id == chat_id))
     if row is None:
         return None
     if row.expires_at <= now:
+        step = (row.state or {}).get("step")
         session.delete(row)
-        return EXPIRED
+        return Expired(step)
     return dict(row.state)
 
 

@@ -20,16 +20,42 @@ PENDING, SENT, FAILED, HELD = "pending", "sent", "failed", "held"
 MAX_ATTEMPTS = 12
 
 
+# Longer texts become several rows, so a retry never repeats a part already sent
+# (Telegram takes 4,096 characters, WhatsApp 1,600; room is left for markup and menus).
+PART_LIMIT = {"telegram": 3500, "whatsapp": 1300}
+
+
 def enqueue(session: Session, channel: str, chat_id: str, reply: Reply, *,
             case_id: int | None = None, purpose: str | None = None,
             now: datetime | None = None) -> Outbox:
+    """Queue a reply (one row per part); return the last row, which carries the buttons."""
     now = now or utcnow()
-    row = Outbox(channel=channel, chat_id=str(chat_id), payload=reply.as_payload(), case_id=case_id,
-                 purpose=purpose, status=PENDING, created_at=now, next_attempt_at=now)
-    session.add(row)
+    payload = reply.as_payload()
+    parts = split_text(payload["text"], PART_LIMIT.get(channel, 100_000))
+    for n, part in enumerate(parts):
+        last = n == len(parts) - 1
+        row = Outbox(channel=channel, chat_id=str(chat_id), case_id=case_id, purpose=purpose,
+                     payload=dict(payload, text=part) if last else {"text": part},
+                     status=PENDING, created_at=now, next_attempt_at=now)
+        session.add(row)
     # Who to nudge after the commit (the worker's RQ jobs are per chat).
     session.info.setdefault("outbox_chats", set()).add((channel, str(chat_id)))
     return row
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut a long text into parts of at most `limit` characters, at line or word ends."""
+    parts = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = text.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    parts.append(text)
+    return parts
 
 
 def due_chats(session: Session, now: datetime, channels: tuple[str, ...], limit: int = 50):

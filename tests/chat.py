@@ -49,7 +49,7 @@ class Chat:
         replies = []
         if name:
             replies += self.say(name)
-            replies += self.say(button="skip")  # email
+            replies += self.say("siti@contoh.go.id")  # email (required by some workflows)
         if self.channel != "whatsapp":
             replies += self.say("081234567890")
         self.say(button="pengaduan")

@@ -8,6 +8,7 @@ from flows.case_fields import ActorType
 from storage.cases import Actor
 from storage.db import transaction
 from storage.models import Attachment, Case, CaseEvent, Citizen, Dialog, InboundMessage, Outbox
+from flows.messages import Attachment as Attachment_
 from tests.chat import Chat, photo
 from tests.conftest import wib
 
@@ -163,14 +164,19 @@ def test_while_a_case_waits_on_the_citizen_their_next_message_goes_to_it(runtime
     ticket = chat.file_complaint()
     with transaction(runtime.sessions) as s:
         runtime.cases.fire(s, ticket, "request_info", ADMIN, note="Di mana lokasinya?", now=wib(2025, 4, 8, 10, 0))
-    assert chat.say("Di Jl. Merdeka no. 5", attachments=[photo("AgAD-2")]) == \
-        [f"Terima kasih, kelengkapan untuk {ticket} sudah kami terima. Pengaduan Anda diproses kembali."]
+    assert chat.say(attachments=[Attachment_("sticker", "s")])[0] \
+        == "Maaf, pesan Anda belum kami pahami."  # a sticker is not information
+    assert chat.say("Di Jl. Merdeka no. 5", attachments=[photo("AgAD-2")])[0] == \
+        f"Terima kasih, kelengkapan untuk {ticket} sudah kami terima. Pengaduan Anda diproses kembali."
+    # what follows goes to the same case until they press Done
+    assert chat.say(attachments=[photo("AgAD-3")])[0] == f"Informasi ditambahkan ke {ticket}."
+    assert chat.say(button="done")[0].startswith("Terima kasih. Informasi tambahan sudah tercatat")
     with runtime.sessions() as s:
         case = runtime.cases.get(s, ticket, full=True)
         assert case.state == "received"
-        assert [e.action for e in case.events][-2:] == ["citizen_info", "provide_info"]
-        assert case.events[-2].note == "Di Jl. Merdeka no. 5"
-        assert s.scalar(select(func.count()).select_from(Attachment)) == 1
+        assert [e.action for e in case.events][-3:] == ["citizen_info", "provide_info", "citizen_info"]
+        assert case.events[-3].note == "Di Jl. Merdeka no. 5"
+        assert s.scalar(select(func.count()).select_from(Attachment)) == 2
 
 
 def test_tambah_adds_to_any_open_case_of_mine(runtime):
@@ -214,3 +220,35 @@ def test_a_repeated_delivery_has_one_effect(runtime):
     with runtime.sessions() as s:
         assert s.scalar(select(func.count()).select_from(InboundMessage)) == 1
         assert s.scalar(select(func.count()).select_from(Outbox)) == 2  # greeting + notice, once
+
+
+def test_without_redis_a_message_is_still_stored_and_answered(make_runtime):
+    runtime = make_runtime(clock=lambda: wib(2025, 4, 8, 9, 0), redis={"url": "redis://127.0.0.1:1/0"})
+    assert Chat(runtime).say("/mulai")[0].startswith("Selamat datang")
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(InboundMessage)) == 1
+
+
+def test_a_long_reply_becomes_one_outbox_row_per_part(runtime):
+    from flows.messages import Button, Reply, rows
+    from storage.outbox import enqueue
+
+    with transaction(runtime.sessions) as s:
+        enqueue(s, "whatsapp", "+62811", Reply("kata " * 700, rows(Button("OK", "ok"))))
+    with runtime.sessions() as s:
+        parts = s.scalars(select(Outbox).order_by(Outbox.id)).all()
+    assert len(parts) == 3 and all(len(p.payload["text"]) <= 1300 for p in parts)
+    assert [("buttons" in p.payload) for p in parts] == [False, False, True]
+    assert " ".join(p.payload["text"] for p in parts).split() == ("kata " * 700).split()
+
+
+def test_internal_notes_of_a_transition_stay_internal(make_runtime):
+    runtime = make_runtime(clock=lambda: wib(2025, 5, 8, 9, 0), workflow={"preset": "bps-bengkulu"})
+    chat = Chat(runtime)
+    ticket = chat.file_complaint()
+    officer = Actor(ActorType.OFFICER, "petugas_layanan", 3)
+    with transaction(runtime.sessions) as s:
+        runtime.cases.fire(s, ticket, "receive", officer)
+        runtime.cases.fire(s, ticket, "to_leadership", officer, note="Pelapor kerabat kepala dinas")
+    detail = chat.say(f"/status {ticket}")[0]
+    assert "Tindak Lanjut Pimpinan" in detail and "kerabat" not in detail

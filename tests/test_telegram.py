@@ -248,3 +248,25 @@ def test_the_worker_fetches_attached_photos(client, runtime, bot_api, tmp_path):
         assert att.fetched_at is not None and att.fetch_error is None
         assert open(att.stored_path, "rb").read() == b"\xff\xd8jpeg-bytes"
     assert fetcher.run_once() == 0  # fetched once
+
+
+@pytest.mark.parametrize("update", [
+    {"update_id": 1, "message": {"message_id": 1, "date": 1, "chat": {"id": 5, "type": "private"}, "text": 5}},
+    {"update_id": 2, "my_chat_member": {"chat": {"id": 5, "type": "private"}, "date": 1}},
+])
+def test_authenticated_but_malformed_updates_are_400(client, runtime, update):
+    assert post(client, update).status_code == 400
+    assert count(runtime, InboundMessage) == 0
+
+
+def test_only_the_citizens_own_contact_counts_as_their_phone(client, runtime, bot_api):
+    post(client, message("/start"))
+    post(client, press("agree"))
+    post(client, press("file"))
+    post(client, message("Siti"))
+    post(client, press("skip"))
+    someone_else = message()
+    someone_else["message"]["contact"] = {"phone_number": "6281299999999", "first_name": "X", "user_id": 1}
+    post(client, someone_else)
+    drain(runtime)
+    assert [p["text"] for p in bot_api.sent()][-2] == "Mohon jawab dengan teks."

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from storage.outbox import split_text  # noqa: F401  (senders still guard the providers' hard limits)
+
 SENT, RETRY, FAILED, HELD = "sent", "retry", "failed", "held"
 
 
@@ -36,16 +38,3 @@ class Sender(Protocol):
     def close(self) -> None: ...
 
 
-def split_text(text: str, limit: int) -> list[str]:
-    """Cut a long text into parts of at most `limit` characters, at line or word ends."""
-    parts = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = text.rfind(" ", 0, limit)
-        if cut < limit // 2:
-            cut = limit
-        parts.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    parts.append(text)
-    return parts

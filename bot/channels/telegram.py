@@ -20,7 +20,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")  # RetryAfter.retry_after as a ti
 from flask import Blueprint, current_app, jsonify, request
 from telegram import (Bot, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton,
                       ReplyKeyboardMarkup, ReplyKeyboardRemove, Update)
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.channels.base import FAILED, RETRY, SENT, Outgoing, SendResult, split_text
 from flows.messages import Attachment, Inbound
@@ -45,6 +45,13 @@ def parse_update(data: dict) -> tuple[str, Inbound | None, str | None]:
         update = Update.de_json(data, None)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BadUpdate(f"unreadable update: {type(exc).__name__}") from None
+    try:
+        return _parse(update)
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        raise BadUpdate(f"unreadable update: {type(exc).__name__}") from None
+
+
+def _parse(update: Update) -> tuple[str, Inbound | None, str | None]:
     uid = str(update.update_id)
     if update.message is not None:
         return uid, _from_message(uid, update.message), None
@@ -84,10 +91,14 @@ def _from_message(uid: str, m) -> Inbound | None:
         files.append(Attachment("location", f"{m.location.latitude},{m.location.longitude}"))
     if m.contact is not None:
         files.append(Attachment("contact"))
-        phone = m.contact.phone_number
+        if m.from_user is not None and m.contact.user_id == m.from_user.id:
+            phone = m.contact.phone_number  # the citizen's own number, from the share button
     user = m.from_user
+    text = m.text if m.text is not None else m.caption
+    if text is not None and not isinstance(text, str):
+        raise TypeError("text is not a string")
     reply_to = str(m.reply_to_message.message_id) if m.reply_to_message else None
-    return Inbound(CHANNEL, str(m.chat.id), uid, text=m.text or m.caption, attachments=tuple(files),
+    return Inbound(CHANNEL, str(m.chat.id), uid, text=text, attachments=tuple(files),
                    language_hint=user.language_code if user else None, phone=phone, reply_to=reply_to)
 
 
@@ -168,10 +179,14 @@ class TelegramSender:
             return SendResult(RETRY, delay=_seconds(exc.retry_after), error="429 retry_after")
         except Forbidden as exc:  # blocked by the user, or kicked
             return SendResult(FAILED, error=f"undeliverable: {exc.message}")
-        except BadRequest as exc:  # chat not found, bad markup: retrying will not help
+        except BadRequest as exc:  # retrying will not help
+            if "chat not found" in exc.message.lower() or "user not found" in exc.message.lower():
+                return SendResult(FAILED, error=f"undeliverable: {exc.message}")
             return SendResult(FAILED, error=f"rejected: {exc.message}")
         except (TimedOut, NetworkError, TimeoutError) as exc:
-            return SendResult(RETRY, delay=5, error=f"network: {exc}")
+            return SendResult(RETRY, delay=5, error=f"network: {type(exc).__name__}")
+        except TelegramError as exc:  # e.g. a revoked token: keep the row, count the attempt
+            return SendResult(RETRY, delay=60, error=f"telegram: {type(exc).__name__}")
 
     async def _send(self, message: Outgoing) -> list[str]:
         payload = message.payload

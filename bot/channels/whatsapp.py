@@ -27,7 +27,8 @@ CHANNEL = "whatsapp"
 TEXT_LIMIT = 1600
 WINDOW = timedelta(hours=24)
 _TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-_PERMANENT_TWILIO_ERRORS = {21211, 21408, 21610, 21614, 63003, 63016, 63024, 63032}
+_PERMANENT_TWILIO_ERRORS = {21211, 21408, 21614, 63003, 63024, 63032}
+_UNREACHABLE_TWILIO_ERRORS = {21610}  # the recipient opted out (STOP)
 
 
 def _address(value: str) -> str:
@@ -37,7 +38,7 @@ def _address(value: str) -> str:
 def parse_message(form) -> Inbound:
     """A Twilio WhatsApp message webhook -> Inbound (chat id: the E.164 number)."""
     sid, sender = form.get("MessageSid"), form.get("From", "")
-    if not sid or not sender.startswith("whatsapp:+"):
+    if not sid or len(sid) > 64 or not sender.startswith("whatsapp:+") or len(sender) > 40:
         raise ValueError("not a WhatsApp message")
     try:
         count = max(0, min(int(form.get("NumMedia") or 0), 10))
@@ -114,6 +115,8 @@ class WhatsAppSender:
                     return SendResult(HELD, error="outside the 24-hour window and no approved template "
                                                   f"for purpose {message.purpose or 'default'!r}; held "
                                                   "until the citizen writes again")
+                # A template variable holds at most 1,024 characters; the rest waits in the
+                # row (the citizen sees it all with /status once they write).
                 text = render(message.payload)[:1000]
                 sent = self.client.messages.create(to=to, from_=self.from_, content_sid=sid,
                                                    content_variables=json.dumps({"1": text}), **extra)
@@ -124,8 +127,12 @@ class WhatsAppSender:
         except TwilioRestException as exc:
             if exc.status == 429 or exc.status >= 500:
                 return SendResult(RETRY, delay=10, error=f"twilio {exc.status} {exc.code}")
+            if exc.code == 63016:  # outside the 24-hour window after all: wait for the citizen
+                return SendResult(HELD, error="twilio 63016: outside the 24-hour window")
+            if exc.code in _UNREACHABLE_TWILIO_ERRORS:
+                return SendResult(FAILED, error=f"undeliverable: twilio {exc.code}")
             if exc.code in _PERMANENT_TWILIO_ERRORS or 400 <= exc.status < 500:
-                return SendResult(FAILED, error=f"twilio {exc.status} {exc.code}: {exc.msg}"[:300])
+                return SendResult(FAILED, error=f"twilio {exc.status} {exc.code}")  # msg may quote the number
             return SendResult(RETRY, delay=10, error=f"twilio {exc.status} {exc.code}")
         except OSError as exc:  # connection refused, timeouts
             return SendResult(RETRY, delay=10, error=f"network: {exc}")

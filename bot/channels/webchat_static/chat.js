@@ -32,7 +32,10 @@
         if (r.status >= 500 && n < 5) { return new Promise(function (ok) { setTimeout(ok, 1000 * n); }).then(function () { return attempt(n + 1); }); }
         if (!r.ok) { return r.json().then(function (e) { bubble(e.error || "Error", "error"); }); }
         poll();
-      }).catch(function () { if (n < 5) { setTimeout(function () { attempt(n + 1); }, 1000 * n); } });
+      }).catch(function () {
+        if (n < 5) { setTimeout(function () { attempt(n + 1); }, 1000 * n); }
+        else { bubble("Pesan belum terkirim; periksa koneksi lalu coba lagi. / Not sent; check the connection and try again.", "error"); }
+      });
     };
     attempt(1);
   }
