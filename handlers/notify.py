@@ -48,7 +48,8 @@ def card_button(lang: str, ticket: str) -> tuple:
     return rows(Button(t(lang, "officer.button.open", ticket=ticket), f"k|{ticket}"))
 
 
-def new_case(session: Session, office: Office, case: Case, group_chat_id: int | None, now) -> None:
+def new_case(session: Session, office: Office, case: Case, group_chat_id: int | None, now,
+             recorded_by: int | None = None) -> None:
     wf = office.cases.workflow_of(case)
     coordinators = [r for r in wf.roles_of_kind("coordinator")]
 
@@ -56,8 +57,8 @@ def new_case(session: Session, office: Office, case: Case, group_chat_id: int | 
         return t(lang, "notify.new_case", ticket=case.ticket, kind=t(lang, f"kind.{case.kind}"),
                  category=_category(office, case, lang), channel=case.channel)
 
-    _send_officers(session, _officers(session, coordinators), lambda lang: Reply(text(lang), card_button(lang, case.ticket)),
-                   case, now)
+    told = [o for o in _officers(session, coordinators) if o.id != recorded_by]
+    _send_officers(session, told, lambda lang: Reply(text(lang), card_button(lang, case.ticket)), case, now)
     if group_chat_id is not None:  # a group: the ticket, kind and category, nothing personal
         enqueue(session, "telegram", str(group_chat_id), Reply(text("id")), case_id=case.id,
                 purpose="group", now=now)

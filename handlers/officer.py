@@ -154,6 +154,8 @@ class OfficerConversation:
         case = self._case(session, ticket)
         if case is None:
             return {}, [Reply(t(lang, "officer.not_found", ticket=ticket))]
+        if version is not None and case.version != version:  # a button from an older card
+            return {}, [self._moved_on(session, case.ticket, lang, None)]
         wf = cases.workflow_of(case)
         tr = wf.transition(trigger, case.state)
         if tr is not None and officer.role in tr.roles and arg is None and tr.needs == "note":
@@ -316,6 +318,6 @@ class OfficerConversation:
                 add_attachments(session, case, draft.get("attachments", []), state.get("via") or "officer", now)
         except InvalidInput as exc:
             return state, [Reply(t(lang, "officer.refused", reason=str(exc)))]
-        notify.new_case(session, self.office, case, self.group_chat_id, now)
+        notify.new_case(session, self.office, case, self.group_chat_id, now, recorded_by=officer.id)
         return {}, [Reply(t(lang, "officer.record.done", ticket=case.ticket)),
                     card(session, self.office, case, officer, lang)]

@@ -24,11 +24,13 @@ class Chat:
     def say(self, text=None, *, button=None, attachments=(), phone=None, event="message",
             message_id=None) -> list[str]:
         """Send one message; return the texts of the replies it produced."""
+        self.earlier = self.pop()  # what reached this chat before (notifications)
         inbound = Inbound(self.channel, self.chat_id, message_id or f"m{next(_ids)}", text=text,
                           button=button, attachments=tuple(attachments), phone=phone,
                           language_hint=self.language_hint, event=event)
         self.runtime.receive(self.channel, inbound.provider_message_id, inbound, {"test": True})
-        return [p["text"] for p in self.pop()]
+        self.last = self.pop()  # the whole payloads (buttons too) of these replies
+        return [p["text"] for p in self.last]
 
     def pop(self) -> list[dict]:
         """The payloads of the replies not seen yet."""
