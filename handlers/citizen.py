@@ -5,6 +5,7 @@ flows.intake) -> menu; "adding" while the citizen sends more information for a c
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import select
@@ -24,6 +25,7 @@ from handlers import notify
 from handlers.office import Office
 from handlers.status import case_detail, case_list
 
+log = logging.getLogger(__name__)
 CONSENT, MENU, ADDING, UNSOLVED = "consent", "menu", "adding", "unsolved"
 FORM_STEPS = {s.value for s in intake.Step}
 CANCEL = ("batal", "cancel")
@@ -187,6 +189,7 @@ class CitizenConversation:
         if name in ADD:
             return self._start_adding(session, citizen, args, lang)
         if name in OFFICER or name in self._officer_commands():
+            log.info("refused: officer command /%s from a non-officer on %s", name, inbound.channel)
             return None, Outcome([Reply(t(lang, "officer_only"))])
         return self._keep(state, lang, [Reply(t(lang, "command_unknown", command=name))])
 

@@ -26,7 +26,7 @@ from storage.errors import Conflict, InvalidInput, NotFound
 from storage.outbox import by_provider_id
 from storage.models import CaseEvent, Citizen, CitizenIdentity, Officer, Unit
 from handlers import notify
-from handlers.cards import actions, card, queue, statistics
+from handlers.cards import card, queue, statistics, unit_ok
 from handlers.office import Office
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,8 @@ class OfficerConversation:
         case = self._case(session, ticket)
         if case is None:
             return {}, [Reply(t(lang, "officer.not_found", ticket=ticket.upper()[:40]))]
+        if not unit_ok(self.office, case, officer):  # another unit's case stays closed to them
+            return {}, [Reply(t(lang, "officer.not_allowed", ticket=case.ticket))]
         if what == "case":
             return {}, [card(session, self.office, case, officer, lang)]
         if what == "note":
@@ -215,8 +217,11 @@ class OfficerConversation:
         parts = rest.split("|")
         if kind == "k":
             case = self._case(session, parts[0])
-            return {}, [card(session, self.office, case, officer, lang) if case else
-                        Reply(t(lang, "officer.not_found", ticket=parts[0]))]
+            if case is None:
+                return {}, [Reply(t(lang, "officer.not_found", ticket=parts[0]))]
+            if not unit_ok(self.office, case, officer):
+                return {}, [Reply(t(lang, "officer.not_allowed", ticket=case.ticket))]
+            return {}, [card(session, self.office, case, officer, lang)]
         if kind == "q" and parts[0].isdigit():
             return {}, [queue(session, self.office, officer, lang, int(parts[0]), now)]
         if kind == "n":

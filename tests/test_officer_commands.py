@@ -225,3 +225,21 @@ def test_lapor_escalate_and_statistics(runtime):
 def test_english_officer(runtime):
     chat = enrol(runtime, "admin", hint="en")
     assert chat.say("/queue") == ["No case is waiting on you."]
+
+
+def test_another_units_case_stays_closed_to_a_unit_officer(runtime):
+    admin, other = enrol(runtime, "admin"), enrol(runtime, "unit_officer", "PU")
+    _, ticket = new_case(runtime)
+    admin.say(f"/disposisi {ticket} KEU")
+    for command in (f"/kasus {ticket}", f"/catatan {ticket} x"):
+        assert other.say(command) == [f"Peran atau unit Anda tidak dapat melakukan tindakan ini pada {ticket}."]
+    assert other.say(button=f"k|{ticket}") == [f"Peran atau unit Anda tidak dapat melakukan tindakan ini pada {ticket}."]
+
+
+def test_a_refused_citizen_attempt_is_logged_without_personal_data(runtime, caplog):
+    citizen, ticket = new_case(runtime)
+    with caplog.at_level("INFO"):
+        citizen.say(f"/verifikasi {ticket}")
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "refused: officer command /verifikasi" in logged
+    assert citizen.chat_id not in logged and "Siti" not in logged and ticket not in logged
