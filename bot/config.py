@@ -158,6 +158,10 @@ class WebchatSettings(_Section):
     secret_key: SecretStr | None = None  # signs visitor cookies
 
 
+class SchedulerSettings(_Section):
+    tick_seconds: float = Field(30.0, ge=1.0, le=3600.0)  # how often due deadlines are looked for
+
+
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
@@ -175,6 +179,7 @@ class Settings(_Section):
     telegram: TelegramSettings = TelegramSettings()
     whatsapp: WhatsAppSettings = WhatsAppSettings()
     webchat: WebchatSettings = WebchatSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
     server: ServerSettings = ServerSettings()
     _source: str = PrivateAttr("(embedded defaults)")
 

@@ -173,6 +173,17 @@ class Runtime:
                                     self.settings.intake.max_attachment_mb * 1024 * 1024)
         return OutboundLoop(Dispatcher(self, self.senders, clock=self.clock), fetcher, Housekeeping(self))
 
+    def wake_all(self) -> None:
+        """The scheduler wrote outbox rows for many chats: look at all of them."""
+        if "outbound" in self.__dict__ and self.outbound.running:
+            self.outbound.wake()
+
+    @cached_property
+    def scheduler(self):
+        from bot.scheduler import Scheduler
+
+        return Scheduler(self, tick_seconds=self.settings.scheduler.tick_seconds)
+
     def wake_outbound(self, channel: str, chat_id: str) -> None:
         """New outbox rows: nudge this process's loop, or the workers through RQ."""
         if "outbound" in self.__dict__ and self.outbound.running:
@@ -203,6 +214,8 @@ class Runtime:
         return is_current(self.engine)
 
     def close(self) -> None:
+        if "scheduler" in self.__dict__:
+            self.scheduler.stop()
         if "outbound" in self.__dict__:
             self.outbound.stop()
         for sender in self.__dict__.get("senders", {}).values():

@@ -129,10 +129,12 @@ class OfficeCalendar:
             datetime.combine(d, info.closes, self.tz),
         )
 
-    def is_open(self, at: datetime) -> bool:
+    def is_open(self, at: datetime, *, closing_included: bool = False) -> bool:
         at = self.local(at)
         bounds = self._bounds(at.date())
-        return bounds is not None and bounds[0] <= at < bounds[1]
+        if bounds is None:
+            return False
+        return bounds[0] <= at <= bounds[1] if closing_included else bounds[0] <= at < bounds[1]
 
     def next_opening(self, at: datetime) -> datetime:
         """`at` itself when the office is open then, else the next opening (local time)."""

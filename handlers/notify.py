@@ -25,7 +25,8 @@ from handlers.office import Office
 log = logging.getLogger(__name__)
 
 
-def _officers(session: Session, roles: list[str], unit_id: int | None = None) -> list[Officer]:
+def officers_in(session: Session, roles: list[str], unit_id: int | None = None) -> list[Officer]:
+    """The active officers holding one of `roles` (of one unit, if given)."""
     query = (select(Officer).where(Officer.active.is_(True), Officer.role.in_(roles))
              .options(selectinload(Officer.identities)))
     if unit_id is not None:
@@ -33,15 +34,23 @@ def _officers(session: Session, roles: list[str], unit_id: int | None = None) ->
     return list(session.scalars(query))
 
 
-def _send_officers(session, officers: list[Officer], make, case: Case | None, now) -> int:
-    sent = 0
+def send_to_officer(session, officer: Officer, reply: Reply, case: Case | None, now) -> None:
+    for identity in officer.identities:
+        enqueue(session, identity.channel, identity.external_id, reply,
+                case_id=case.id if case else None, purpose="officer", now=now)
+
+
+def _send_officers(session, officers: list[Officer], make, case: Case | None, now) -> None:
     for officer in officers:
-        reply = make(officer.language)
-        for identity in officer.identities:
-            enqueue(session, identity.channel, identity.external_id, reply,
-                    case_id=case.id if case else None, purpose="officer", now=now)
-            sent += 1
-    return sent
+        send_to_officer(session, officer, make(officer.language), case, now)
+
+
+def send_to_citizen(session, case: Case, reply: Reply, now, purpose: str = "case_update") -> None:
+    """To every address of the case's citizen that has not blocked the bot."""
+    for identity in citizen_of(session, case):
+        if identity.blocked_at is None:
+            enqueue(session, identity.channel, identity.external_id, reply, case_id=case.id,
+                    purpose=purpose, now=now)
 
 
 def card_button(lang: str, ticket: str) -> tuple:
@@ -57,7 +66,7 @@ def new_case(session: Session, office: Office, case: Case, group_chat_id: int | 
         return t(lang, "notify.new_case", ticket=case.ticket, kind=t(lang, f"kind.{case.kind}"),
                  category=_category(office, case, lang), channel=case.channel)
 
-    told = [o for o in _officers(session, coordinators) if o.id != recorded_by]
+    told = [o for o in officers_in(session, coordinators) if o.id != recorded_by]
     _send_officers(session, told, lambda lang: Reply(text(lang), card_button(lang, case.ticket)), case, now)
     if group_chat_id is not None:  # a group: the ticket, kind and category, nothing personal
         enqueue(session, "telegram", str(group_chat_id), Reply(text("id")), case_id=case.id,
@@ -74,7 +83,7 @@ def _category(office: Office, case: Case, lang: str) -> str:
 def disposed(session: Session, office: Office, case: Case, now) -> None:
     wf = office.cases.workflow_of(case)
     roles = wf.roles_of_kind("liaison") + wf.roles_of_kind("officer")
-    _send_officers(session, _officers(session, roles, case.unit_id),
+    _send_officers(session, officers_in(session, roles, case.unit_id),
                    lambda lang: Reply(t(lang, "notify.disposed", ticket=case.ticket,
                                         unit=case.unit.name if case.unit else "-"),
                                       card_button(lang, case.ticket)), case, now)
@@ -87,7 +96,7 @@ def holders(session: Session, office: Office, case: Case) -> list[Officer]:
     if not actors:  # waiting on the citizen: whoever may act from here
         actors = sorted({r for tr in wf.transitions_from(case.state) for r in tr.roles if r in wf.roles})
     found = []
-    for officer in _officers(session, actors):
+    for officer in officers_in(session, actors):
         bound = wf.roles[officer.role].kind in ("liaison", "officer")
         if bound and case.unit_id is not None and officer.unit_id not in (None, case.unit_id):
             continue
@@ -103,7 +112,7 @@ def citizen_added(session: Session, office: Office, case: Case, now) -> None:
 
 def escalated(session: Session, office: Office, case: Case, reason: str, now) -> None:
     wf = office.cases.workflow_of(case)
-    _send_officers(session, _officers(session, wf.roles_of_kind("leadership")),
+    _send_officers(session, officers_in(session, wf.roles_of_kind("leadership")),
                    lambda lang: Reply(t(lang, "notify.escalated", ticket=case.ticket, reason=reason),
                                       card_button(lang, case.ticket)), case, now)
 
@@ -147,8 +156,4 @@ def transition(session: Session, office: Office, case: Case, tr: TransitionDef, 
                        Button(t(lang, "button.unsolved"), f"c|not_resolved|{case.ticket}"))
     if st.pause_clock:
         lines.append(t(lang, "notify.reply_here"))
-    reply = Reply("\n".join(lines), buttons)
-    for identity in citizen_of(session, case):
-        if identity.blocked_at is None:
-            enqueue(session, identity.channel, identity.external_id, reply, case_id=case.id,
-                    purpose="case_update", now=now)
+    send_to_citizen(session, case, Reply("\n".join(lines), buttons), now)

@@ -201,6 +201,29 @@ class Deadline(Base):
     case: Mapped[Case] = relationship(back_populates="deadlines")
 
 
+class Reminder(Base):
+    """One reminder threshold of one stage clock, claimed once (the unique key)."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("deadline_id", "threshold"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deadline_id: Mapped[int] = mapped_column(ForeignKey("deadlines.id", ondelete="CASCADE"))
+    threshold: Mapped[float] = mapped_column()
+    status: Mapped[str] = mapped_column(String(12))  # sent | suppressed (a later one went instead)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ScheduledRun(Base):
+    """A periodic job (a digest, a monthly report) done once for its key (e.g. a date)."""
+
+    __tablename__ = "scheduled_runs"
+    __table_args__ = (UniqueConstraint("job", "run_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(60))
+    run_key: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Outbox(Base):
     """Every outgoing message, until the provider has accepted it."""
 

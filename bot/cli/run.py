@@ -10,8 +10,10 @@ import click
               help="Port (default: server.port, 8080).")
 @click.option("--no-worker", is_flag=True,
               help="Do not send the outbox from this process (run `aduan worker` processes instead).")
+@click.option("--no-scheduler", is_flag=True,
+              help="Do not run the scheduler in this process (run `aduan scheduler` instead).")
 @click.pass_obj
-def run(obj, host, port, no_worker):
+def run(obj, host, port, no_worker, no_scheduler):
     """Serve the web app (webhooks, web chat, /healthz) on server.host:server.port."""
     from waitress import serve
 
@@ -29,11 +31,14 @@ def run(obj, host, port, no_worker):
                f"channels: {channels}")
     if not no_worker:
         rt.outbound.start()  # the embedded worker: drains the outbox in this process
+    if not no_scheduler:
+        rt.scheduler.start()  # reminders, breaches, automatic transitions
     try:
         serve(app, host=host, port=port, threads=settings.server.threads, ident="aduan")
     except (OSError, ValueError) as exc:  # port taken, address not ours
         raise click.ClickException(f"cannot serve on {host}:{port}: {exc}") from None
     finally:
+        rt.scheduler.stop()
         rt.outbound.stop()
 
 

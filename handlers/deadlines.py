@@ -1,0 +1,126 @@
+"""What happens when a clock reaches a mark: reminders, breaches, escalation.
+
+Each function works on one deadline row inside the caller's transaction. A reminder is
+claimed through the `reminders` table's unique key, so it goes out once whatever the
+number of schedulers, restarts or clock jumps; thresholds passed while nobody looked are
+recorded as suppressed under the one reminder that does go.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from flows.errors import TransitionError
+from flows.i18n import t, when
+from flows.messages import Reply
+from storage.cases import SYSTEM
+from storage.deadlines import clock_of, refresh
+from storage.models import Case, CaseEvent, Deadline, Reminder
+from handlers import notify
+from handlers.office import Office
+
+log = logging.getLogger(__name__)
+
+
+def remaining_text(office: Office, row: Deadline, now: datetime, lang: str) -> str:
+    """"2 hari kerja" / "3 jam 20 menit kerja" / "lewat 1 jam"."""
+    cal = office.calendar
+    clock = clock_of(row)
+    seconds = clock.remaining(cal, now)
+    if seconds <= 0:
+        return t(lang, "time.overdue", span=_hours(-seconds, lang))
+    if clock.sla.working and clock.sla.unit == "days":
+        days = cal.working_days_between(now, row.due_at)
+        if days >= 1:
+            return t(lang, "time.working_days", n=days)
+    return t(lang, "time.left", span=_hours(seconds, lang))
+
+
+def _hours(seconds: float, lang: str) -> str:
+    minutes = int(seconds // 60)
+    hours, minutes = divmod(minutes, 60)
+    return t(lang, "time.hours_minutes", h=hours, m=minutes) if hours else t(lang, "time.minutes", m=minutes)
+
+
+def remind(session: Session, office: Office, row: Deadline, now: datetime) -> bool:
+    """Send the reminder of the highest threshold passed; False if none was due (or taken)."""
+    cal = office.calendar
+    clock = clock_of(row)
+    passed = sorted(f for f in row.thresholds if f not in row.fired and clock.threshold_at(cal, f) <= now)
+    if not passed:
+        refresh(row, cal)
+        return False
+    if not cal.is_open(now, closing_included=True):  # nobody reads it at night: deliver at the next opening
+        row.next_remind_at = cal.next_opening(now)
+        return False
+    try:
+        with session.begin_nested():
+            for f in passed:
+                session.add(Reminder(deadline_id=row.id, threshold=f, at=now,
+                                     status="sent" if f == passed[-1] else "suppressed"))
+    except IntegrityError:  # another scheduler took it
+        session.refresh(row)
+        return False
+    row.fired = sorted(set(row.fired) | set(passed))
+    refresh(row, cal)
+    case = session.get(Case, row.case_id)
+    if row.kind == "stage":
+        wf = office.cases.workflow_of(case)
+        officers = notify.holders(session, office, case)
+        st = wf.states.get(row.stage)
+        for officer in officers:
+            lang = officer.language
+            text = t(lang, "remind.stage", ticket=case.ticket, percent=int(passed[-1] * 100),
+                     stage=(st.label_id if lang == "id" else st.label_en) if st else row.stage,
+                     left=remaining_text(office, row, now, lang), due=when(cal, row.due_at, lang))
+            notify.send_to_officer(session, officer, Reply(text, notify.card_button(lang, case.ticket)), case, now)
+    return True
+
+
+def breach(session: Session, office: Office, row: Deadline, now: datetime) -> None:
+    """The clock ran out: what the workflow says (notify, an automatic transition), or the
+    escalation of a case without a follow-up."""
+    row.breached_at = now
+    case = session.get(Case, row.case_id)
+    wf = office.cases.workflow_of(case)
+    if row.kind == "escalation":
+        escalate(session, office, case, now)
+        return
+    st = wf.states.get(row.stage)
+    if st is None:
+        return
+    if st.on_breach.notify:
+        for officer in notify.officers_in(session, list(st.on_breach.notify)):
+            lang = officer.language
+            text = t(lang, "remind.breach", ticket=case.ticket,
+                     stage=st.label_id if lang == "id" else st.label_en, due=when(office.calendar, row.due_at, lang))
+            notify.send_to_officer(session, officer, Reply(text, notify.card_button(lang, case.ticket)), case, now)
+    if st.on_breach.trigger and case.state == row.stage:
+        tr = wf.transition(st.on_breach.trigger, case.state)
+        try:
+            with session.begin_nested():
+                case = office.cases.fire(session, case.ticket, tr.trigger, SYSTEM, now=now)
+        except TransitionError as exc:  # the case moved on meanwhile
+            log.info("breach of %s: %s not fired (%s)", case.ticket, tr.trigger, type(exc).__name__)
+            return
+        notify.transition(session, office, case, tr, None, now)
+
+
+def escalate(session: Session, office: Office, case: Case, now: datetime) -> None:
+    """60 working days without a follow-up: the leadership is told, and the citizen is told
+    of the Ombudsman route (not for anonim reports: the Ombudsman needs an identity)."""
+    wf = office.cases.workflow_of(case)
+    case.escalated_at = now
+    session.add(CaseEvent(case_id=case.id, at=now, actor_type="system", action="escalate",
+                          note=f"{wf.escalation.after} tanpa tindak lanjut", public=False))
+    for officer in notify.officers_in(session, list(wf.escalation.notify)):
+        lang = officer.language
+        notify.send_to_officer(session, officer, Reply(
+            t(lang, "remind.escalated", ticket=case.ticket, after=wf.escalation.after),
+            notify.card_button(lang, case.ticket)), case, now)
+    if wf.escalation.ombudsman_notice and case.privacy != "anonim":
+        reply = Reply(t(case.language, "notify.ombudsman", ticket=case.ticket))
+        notify.send_to_citizen(session, case, reply, now)
