@@ -158,6 +158,10 @@ class WebchatSettings(_Section):
     secret_key: SecretStr | None = None  # signs visitor cookies
 
 
+class SurveySettings(_Section):
+    skm: bool = False  # after a rating, ask the 9 SKM questions (PermenPAN-RB 14/2017)
+
+
 class SchedulerSettings(_Section):
     tick_seconds: float = Field(30.0, ge=1.0, le=3600.0)  # how often due deadlines are looked for
 
@@ -179,6 +183,7 @@ class Settings(_Section):
     telegram: TelegramSettings = TelegramSettings()
     whatsapp: WhatsAppSettings = WhatsAppSettings()
     webchat: WebchatSettings = WebchatSettings()
+    survey: SurveySettings = SurveySettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     server: ServerSettings = ServerSettings()
     _source: str = PrivateAttr("(embedded defaults)")

@@ -85,7 +85,8 @@ class Runtime:
             limits={"min_text": s.intake.min_text, "max_text": s.intake.max_text,
                     "max_attachments": s.intake.max_attachments,
                     "max_attachment_bytes": s.intake.max_attachment_mb * 1024 * 1024},
-            phone_channel="whatsapp" if s.whatsapp.account_sid else None)
+            phone_channel="whatsapp" if s.whatsapp.account_sid else None,
+            skm_survey=s.survey.skm)
         return CitizenConversation(office, s.telegram.officer_group_chat_id)
 
     @cached_property

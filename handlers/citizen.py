@@ -19,9 +19,9 @@ from storage import dialogs
 from storage.cases import CITIZEN, add_attachments
 from storage.citizens import identity_for
 from storage.errors import InvalidInput, NotFound
-from storage.models import Case, Citizen
+from storage.models import Case, Citizen, Rating
 from storage.outbox import release_held
-from handlers import notify
+from handlers import notify, rating
 from handlers.office import Office
 from handlers.status import case_detail, case_list
 
@@ -91,6 +91,8 @@ class CitizenConversation:
             return self._case_button(session, citizen, inbound.button, state, lang, now)
         if step == UNSOLVED:
             return self._unsolved(session, citizen, inbound, state, lang, now)
+        if step in rating.STEPS:
+            return rating.step(self, session, citizen, inbound, state, lang, now)
         if step in FORM_STEPS:
             return self._form(session, citizen, inbound, state, lang, now)
         if step == ADDING:
@@ -265,8 +267,7 @@ class CitizenConversation:
             return state, Outcome([Reply(t(lang, "case.moved_on", ticket=case.ticket))])
         if action == "not_resolved":
             return {"step": UNSOLVED, "ticket": case.ticket}, Outcome([Reply(t(lang, "case.ask_unsolved"))])
-        self._citizen_fires(session, case, "accept", None, now)
-        return None, Outcome([Reply(t(lang, "case.accepted", ticket=case.ticket)), self.menu(lang)])
+        return rating.ask_rating(case.ticket, lang)
 
     def _unsolved(self, session, citizen, inbound, state, lang, now):
         if not inbound.plain_text:
@@ -275,6 +276,7 @@ class CitizenConversation:
         if case is None or self.office.cases.workflow_of(case).transition("not_resolved", case.state) is None:
             return None, Outcome([Reply(t(lang, "case.moved_on", ticket=state["ticket"])), self.menu(lang)])
         self._citizen_fires(session, case, "not_resolved", inbound.plain_text, now)
+        session.add(Rating(case_id=case.id, solved=False, comment=inbound.plain_text, created_at=now))
         return None, Outcome([Reply(t(lang, "case.reopened", ticket=case.ticket)), self.menu(lang)])
 
     def _citizen_fires(self, session, case, trigger, note, now):

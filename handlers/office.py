@@ -23,6 +23,7 @@ class Office:
     retention_years: int = 5
     limits: dict = None  # min_text, max_text, max_attachments, max_attachment_bytes
     phone_channel: str | None = None  # where a phone number given by an officer is reached
+    skm_survey: bool = False  # ask the nine SKM questions after a rating
 
     @property
     def workflow(self) -> Workflow:

@@ -54,7 +54,9 @@ class LeaderLock:
     """At most one holder at a time (e.g. the scheduler); renew it before `ttl` runs out."""
 
     def __init__(self, client: redis.Redis, name: str, ttl: float = 60, prefix: str = "aduan"):
-        self._lock = client.lock(f"{prefix}:leader:{name}", timeout=ttl, blocking=False)
+        # Not thread-local: a scheduler may acquire in one thread and release in another.
+        self._lock = client.lock(f"{prefix}:leader:{name}", timeout=ttl, blocking=False,
+                                 thread_local=False)
 
     def acquire(self) -> bool:
         return bool(self._lock.acquire(blocking=False))
@@ -68,8 +70,8 @@ class LeaderLock:
     def release(self) -> None:
         try:
             self._lock.release()
-        except redis.exceptions.LockError:
-            pass
+        except (redis.exceptions.LockError, redis.RedisError):
+            pass  # not held (any more), or Redis is gone: it expires by itself
 
 
 class RateLimiter:

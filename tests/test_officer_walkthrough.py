@@ -132,6 +132,9 @@ def test_every_state_of_the_preset_from_chat(make_runtime, provider, preset):
                     side.send(citizen, button=f"c|{tr.trigger}|{ticket}")
                     if tr.trigger == "not_resolved":
                         side.send(citizen, "Masih belum beres.")
+                    else:  # solved: a rating and (skipped) comment close it
+                        side.send(citizen, button="rate|5")
+                        side.send(citizen, button="skip")
             else:
                 arg = {"note": " Catatan petugas", "unit": " KEU"}.get(tr.needs, "")
                 side.send(officer_chat[role], f"/{tr.command} {ticket}{arg}")

@@ -56,9 +56,10 @@ def main(ctx: click.Context, config_path: str | None):
 
 
 def _register() -> None:
-    from bot.cli import calendar, cases, db, officers, run, scheduler, telegram, units, worker, workflows
+    from bot.cli import (calendar, cases, db, officers, report, run, scheduler, telegram, units, worker,
+                         workflows)
 
-    for module in (db, run, worker, scheduler, units, officers, cases, workflows, calendar, telegram):
+    for module in (db, run, worker, scheduler, units, officers, cases, workflows, calendar, telegram, report):
         module.register(main)
 
 
