@@ -162,6 +162,13 @@ class SurveySettings(_Section):
     skm: bool = False  # after a rating, ask the 9 SKM questions (PermenPAN-RB 14/2017)
 
 
+class DigestSettings(_Section):
+    daily_time: str = Field("07:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # office time, working days
+    weekly_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    weekly_time: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    reports_dir: str = "var/reports"  # where the monthly reports are kept
+
+
 class SchedulerSettings(_Section):
     tick_seconds: float = Field(30.0, ge=1.0, le=3600.0)  # how often due deadlines are looked for
 
@@ -184,6 +191,7 @@ class Settings(_Section):
     whatsapp: WhatsAppSettings = WhatsAppSettings()
     webchat: WebchatSettings = WebchatSettings()
     survey: SurveySettings = SurveySettings()
+    digest: DigestSettings = DigestSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     server: ServerSettings = ServerSettings()
     _source: str = PrivateAttr("(embedded defaults)")

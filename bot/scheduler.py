@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import select
 
+from bot import periodic
 from handlers import deadlines
 from storage.models import Deadline
 from storage.redis_store import LeaderLock
@@ -36,7 +37,7 @@ class Scheduler:
     # -- one tick -------------------------------------------------------------------------
     def tick(self) -> dict:
         """Handle everything due now; return what was done (for logs and tests)."""
-        done = {"reminders": 0, "breaches": 0}
+        done = {"reminders": 0, "breaches": 0, "periodic": 0}
         try:
             leading = self.leader.renew() or self.leader.acquire()
         except Exception as exc:  # Redis down: row locks and unique keys still keep us safe
@@ -60,6 +61,7 @@ class Scheduler:
                     if row is not None:
                         deadlines.breach(s, office, row, now)
                         done["breaches"] += 1
+        done["periodic"] = periodic.run_due(self.runtime, now)
         if any(done.values()):
             self.runtime.wake_all()
         return done

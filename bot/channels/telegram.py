@@ -192,6 +192,10 @@ class TelegramSender:
         payload = message.payload
         parts = split_text(payload["text"], TEXT_LIMIT - 500)  # room for the <code> tags
         ids = []
+        if payload.get("photo"):  # the chart of the monthly report
+            with open(payload["photo"], "rb") as picture:
+                sent = await self.bot.send_photo(int(message.chat_id), picture)
+            ids.append(str(sent.message_id))
         for n, part in enumerate(parts):
             last = n == len(parts) - 1  # the buttons go under the last part
             sent = await self.bot.send_message(int(message.chat_id), _html(part), parse_mode="HTML",

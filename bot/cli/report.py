@@ -65,5 +65,44 @@ def ikm(obj, start, end, fmt, output):
     click.echo(f"{path}: {result.respondents} respondents, score {result.score or '-'}, grade {result.grade or '-'}")
 
 
+@report.command("monthly")
+@click.option("--month", required=True, metavar="YYYY-MM", help="The month, e.g. 2025-04.")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "pdf"]), default="xlsx", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="File to write (default: laporan-YYYY-MM.FORMAT).")
+@click.pass_obj
+def monthly(obj, month, fmt, output):
+    """The monthly report: counts, follow-up rate and time, SLA compliance per stage,
+    escalations, ratings and IKM, the cases with their SP4N-LAPOR! ids, and a chart."""
+    from bot.reports.monthly import write
+
+    try:
+        year, mon = (int(p) for p in month.split("-"))
+        if not 1 <= mon <= 12 or not 2000 <= year <= 2100:
+            raise ValueError
+    except ValueError:
+        raise click.ClickException(f"{month!r} is not a month; write YYYY-MM, e.g. 2025-04") from None
+    rt = obj.database()
+    path = output or f"laporan-{month}.{fmt}"
+    f = write(rt, month, fmt, path)["figures"]
+    rate = f"{100 * f.follow_up_rate:.1f}%" if f.follow_up_rate is not None else "-"
+    click.echo(f"{path}: {f.total} cases, follow-up {rate}, {f.escalations} escalations")
+
+
+@report.command("evaluation")
+@click.option("--year", required=True, type=click.IntRange(2000, 2100))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="File to write (default: evaluasi-YYYY.txt).")
+@click.pass_obj
+def evaluation(obj, year, output):
+    """The yearly evaluation report (seed 003): the data's part filled in, a person's part left blank."""
+    from bot.reports.evaluation import write
+
+    rt = obj.database()
+    path = output or f"evaluasi-{year}.txt"
+    write(rt, year, path)
+    click.echo(path)
+
+
 def register(main: click.Group) -> None:
     main.add_command(report)

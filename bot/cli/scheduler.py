@@ -14,7 +14,7 @@ def scheduler(obj, once):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if once:
         done = rt.scheduler.tick()
-        click.echo(f"reminders {done['reminders']}, breaches {done['breaches']}")
+        click.echo(f"reminders {done['reminders']}, breaches {done['breaches']}, periodic jobs {done['periodic']}")
         return
     rt.scheduler.run()
 

@@ -1,0 +1,97 @@
+"""Periodic jobs of the scheduler: the daily and weekly digests and the monthly report,
+each done once for its key (a date, a week, a month) through `scheduled_runs`."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from flows.calendar import WEEKDAYS
+from flows.i18n import t
+from flows.messages import Reply
+from handlers import digests, notify
+from storage.models import Officer, ScheduledRun
+
+log = logging.getLogger(__name__)
+
+
+def _claim(session, job: str, key: str, now) -> bool:
+    try:
+        with session.begin_nested():
+            session.add(ScheduledRun(job=job, run_key=key, at=now))
+        return True
+    except IntegrityError:
+        return False
+
+
+def _at(spec: str) -> time:
+    return time.fromisoformat(spec)
+
+
+def run_due(runtime, now: datetime) -> int:
+    """Do the periodic jobs whose time has come; return how many ran."""
+    cfg, cal = runtime.settings.digest, runtime.calendar
+    local = cal.local(now)
+    today = local.date()
+    office = runtime.conversation.office
+    ran = 0
+    if cal.is_working_day(today) and local.time() >= _at(cfg.daily_time):
+        with runtime.transaction() as s:
+            if _claim(s, "daily", today.isoformat(), now):
+                ran += 1
+                officers = s.scalars(select(Officer).where(Officer.active.is_(True))
+                                     .options(selectinload(Officer.identities))).all()
+                for officer in officers:
+                    reply = digests.daily(s, office, officer, now)
+                    if reply is not None:
+                        notify.send_to_officer(s, officer, reply, None, now)
+        first_working = _first_working_day(cal, today)
+        if today == first_working:
+            previous = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+            with runtime.transaction() as s:
+                claimed = _claim(s, "monthly", previous, now)
+            if claimed:
+                ran += 1
+                monthly(runtime, previous, now)
+    if WEEKDAYS[local.weekday()] == cfg.weekly_day and local.time() >= _at(cfg.weekly_time):
+        year, week, _ = today.isocalendar()
+        with runtime.transaction() as s:
+            if _claim(s, "weekly", f"{year}-W{week:02d}", now):
+                ran += 1
+                for officer in notify.officers_in(s, office.workflow.roles_of_kind("leadership")):
+                    reply = digests.weekly(s, office, officer.language, now)
+                    if reply is not None:
+                        notify.send_to_officer(s, officer, reply, None, now)
+    return ran
+
+
+def _first_working_day(cal, day):
+    first = day.replace(day=1)
+    return first if cal.is_working_day(first) else cal.next_working_day(first)
+
+
+def monthly(runtime, month: str, now: datetime) -> None:
+    """Make last month's report and send it to leadership, with the chart as a photo."""
+    from bot.reports.charts import chart_png
+    from bot.reports.monthly import write
+
+    folder = Path(runtime.settings.digest.reports_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"laporan-{month}.xlsx"
+    f = write(runtime, month, "xlsx", str(path))["figures"]
+    chart = folder / f"grafik-{month}.png"
+    chart.write_bytes(chart_png(f, {k: d.label_id for k, d in runtime.workflow.states.items()}))
+    office = runtime.conversation.office
+    with runtime.transaction() as s:
+        for officer in notify.officers_in(s, office.workflow.roles_of_kind("leadership")):
+            lang = officer.language
+            text = t(lang, "digest.monthly", month=month, total=f.total, escalations=f.escalations,
+                     rate=f"{100 * f.follow_up_rate:.1f}%" if f.follow_up_rate is not None else "-",
+                     days=f"{f.avg_follow_up_days:.1f}" if f.avg_follow_up_days is not None else "-",
+                     path=path)
+            notify.send_to_officer(s, officer, Reply(text, photo=str(chart)), None, now)
+    log.info("monthly report %s made", month)

@@ -1,0 +1,58 @@
+"""Digests: what each officer has on their plate (daily, working days only), and what
+leadership should know (weekly). Ticket numbers, states and dates only: never a
+citizen's name, number or complaint. An empty digest is not sent."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from flows.i18n import t, when
+from flows.messages import Reply
+from storage.models import Case, Deadline, Officer
+from storage.reporting import counts_since
+from handlers.office import Office
+
+MAX_LISTED = 15
+
+
+def daily(session: Session, office: Office, officer: Officer, now: datetime) -> Reply | None:
+    wf = office.workflow
+    lang = officer.language
+    states = [s for s, d in wf.states.items() if officer.role in d.actors and not d.final]
+    if not states:
+        return None
+    due = (select(Deadline.case_id, func.min(Deadline.due_at).label("due"))
+           .where(Deadline.completed_at.is_(None), Deadline.kind == "stage").group_by(Deadline.case_id).subquery())
+    query = (select(Case.ticket, Case.state, Case.created_at, due.c.due).outerjoin(due, due.c.case_id == Case.id)
+             .where(Case.state.in_(states), Case.workflow == wf.name))
+    if wf.roles[officer.role].kind in ("liaison", "officer") and officer.unit_id is not None:
+        query = query.where(or_(Case.unit_id == officer.unit_id, Case.unit_id.is_(None)))
+    rows = session.execute(query.order_by(due.c.due.is_(None), due.c.due)).all()
+    if not rows:
+        return None
+    overdue = [r for r in rows if r.due is not None and r.due < now]
+    new = [r for r in rows if r.created_at >= now - timedelta(days=1)]
+    label = lambda s: wf.states[s].label_id if lang == "id" else wf.states[s].label_en  # noqa: E731
+    lines = [t(lang, "digest.daily", n=len(rows), overdue=len(overdue), new=len(new))]
+    for r in rows[:MAX_LISTED]:
+        mark = " ⚠" if r in overdue else (" ★" if r in new else "")
+        lines.append(t(lang, "officer.queue.item", ticket=r.ticket, state=label(r.state),
+                       due=when(office.calendar, r.due, lang) if r.due else "-") + mark)
+    if len(rows) > MAX_LISTED:
+        lines.append(t(lang, "digest.more", n=len(rows) - MAX_LISTED))
+    return Reply("\n".join(lines))
+
+
+def weekly(session: Session, office: Office, lang: str, now: datetime) -> Reply | None:
+    c = counts_since(session, now - timedelta(days=7), now)
+    if not c["by_state"] and not c["breaches"] and not c["ratings"]:
+        return None
+    wf = office.workflow
+    lines = [t(lang, "digest.weekly", breaches=c["breaches"], ratings=c["ratings"],
+               avg=f"{c['avg_score']:.2f}" if c["avg_score"] is not None else "-")]
+    for state, n in sorted(c["by_state"].items()):
+        d = wf.states.get(state)
+        lines.append(f"• {(d.label_id if lang == 'id' else d.label_en) if d else state}: {n}")
+    return Reply("\n".join(lines))

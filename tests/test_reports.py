@@ -1,0 +1,103 @@
+"""The monthly and evaluation reports against cases counted by hand (April 2025)."""
+import csv
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from bot.cli import main
+from bot.config import Settings
+from bot.reports.monthly import month_bounds
+from bot.runtime import Runtime
+from flows.case_fields import ActorType
+from storage.cases import Actor
+from storage.db import transaction
+from storage.reporting import figures
+from storage.units import add_unit
+from tests.conftest import wib
+
+ADMIN, UNIT = Actor(ActorType.OFFICER, "admin", 1), Actor(ActorType.OFFICER, "unit_officer", 2)
+
+
+@pytest.fixture
+def april(database_url, engine, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[database]\nurl = "{database_url}"\n[office]\nname = "BPS Uji"\n')
+    rt = Runtime(Settings.model_validate({"database": {"url": database_url}, "office": {"name": "BPS Uji"}}))
+    svc = rt.cases
+    with transaction(rt.sessions) as s:
+        add_unit(s, "KEU", "Keuangan")
+        a = svc.open_case(s, kind="pengaduan", text="Kasus A lengkap", channel="webchat", now=wib(2025, 4, 8, 9, 0))
+        b = svc.open_case(s, kind="pengaduan", text="Kasus B ditolak", channel="webchat", now=wib(2025, 4, 9, 10, 0))
+        c = svc.open_case(s, kind="aspirasi", text="Kasus C terlambat", channel="telegram", now=wib(2025, 4, 14, 9, 0))
+        d = svc.open_case(s, kind="permintaan_informasi", text="Kasus D baru", channel="whatsapp",
+                          now=wib(2025, 4, 29, 9, 0))
+        svc.open_case(s, kind="aspirasi", text="Kasus Mei", channel="webchat", now=wib(2025, 5, 2, 9, 0))
+        svc.fire(s, a.ticket, "verify", ADMIN, now=wib(2025, 4, 9, 9, 0))
+        svc.fire(s, a.ticket, "dispose", ADMIN, unit_code="KEU", now=wib(2025, 4, 10, 9, 0))
+        svc.fire(s, a.ticket, "start", UNIT, now=wib(2025, 4, 11, 9, 0))
+        svc.fire(s, a.ticket, "answer", UNIT, note="Jawaban", now=wib(2025, 4, 15, 10, 0))
+        svc.fire(s, b.ticket, "reject", ADMIN, note="Bukan pengaduan", now=wib(2025, 4, 10, 9, 0))
+        c.lapor_tracking_id = "LAP-C-1"
+    yield rt, str(cfg), (a.ticket, b.ticket, c.ticket, d.ticket)
+    rt.close()
+
+
+def test_the_figures_match_a_count_by_hand(april):
+    rt, _, _ = april
+    start, end = month_bounds(rt.calendar, "2025-04")
+    with rt.sessions() as s:
+        f = figures(s, rt.workflow, rt.calendar, start, end)
+    assert f.total == 4
+    assert f.by_kind == {"pengaduan": 2, "aspirasi": 1, "permintaan_informasi": 1}
+    assert f.by_channel == {"webchat": 2, "telegram": 1, "whatsapp": 1}
+    assert f.by_state == {"answered": 1, "rejected": 1, "received": 2}
+    # followed up: A (answered 15 Apr: 5 working days after 8 Apr) and B (rejected the next day)
+    assert f.followed_up == 2 and f.follow_up_rate == 0.5 and f.avg_follow_up_days == 3.0
+    # clocks that stopped in April were all on time; past due at the month's end: C's
+    # verification (Thu 17 Apr) and A's waiting for the citizen (10 working days: Wed 30 Apr 16.00)
+    assert f.sla == {"answered": (0, 0, 1), "disposed": (1, 0, 0), "in_progress": (1, 0, 0),
+                     "received": (1, 0, 1), "verified": (1, 0, 0)}
+    assert f.escalations == 0 and f.ratings == 0
+    assert sum(sum(c.values()) for c in f.weekly.values()) == 4
+
+
+def test_monthly_report_csv_xlsx_pdf(april, tmp_path):
+    rt, cfg, (a, b, c, d) = april
+    out = tmp_path / "april.csv"
+    r = CliRunner().invoke(main, ["--config", cfg, "report", "monthly", "--month", "2025-04", "--format", "csv",
+                                  "-o", str(out)])
+    assert r.exit_code == 0 and "4 cases, follow-up 50.0%, 0 escalations" in r.output
+    rows = list(csv.reader(out.open(encoding="utf-8")))
+    table = {row[0]: row[1:] for row in rows if row}
+    assert table["Persentase tindak lanjut"] == ["50.0%"]
+    assert table["Rata-rata lama tindak lanjut (hari kerja)"] == ["3.0"]
+    assert ["Belum Terverifikasi", "2"] in rows and ["Belum Terverifikasi", "1", "0", "1", "50.0%"] in rows
+    assert [r[0] for r in rows if r and r[0].startswith("ADU-")] == [a, b, c, d]
+    assert [r[6] for r in rows if r and r[0] == c] == ["LAP-C-1"]
+    xlsx = tmp_path / "april.xlsx"
+    assert CliRunner().invoke(main, ["--config", cfg, "report", "monthly", "--month", "2025-04", "-o", str(xlsx)]).exit_code == 0
+    from openpyxl import load_workbook
+
+    book = load_workbook(xlsx)
+    assert book.sheetnames == ["Ringkasan", "Kasus", "Grafik"]
+    assert book["Kasus"].max_row == 5 and len(book["Grafik"]._images) == 1
+    pdf = tmp_path / "april.pdf"
+    assert CliRunner().invoke(main, ["--config", cfg, "report", "monthly", "--month", "2025-04", "--format", "pdf",
+                                     "-o", str(pdf)]).exit_code == 0
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and data.count(b"/Type /Page") >= 3
+    bad = CliRunner().invoke(main, ["--config", cfg, "report", "monthly", "--month", "April"])
+    assert bad.exit_code == 1 and "is not a month" in bad.output
+
+
+def test_evaluation_report_fills_what_the_data_says(april, tmp_path):
+    rt, cfg, _ = april
+    out = tmp_path / "eval.txt"
+    assert CliRunner().invoke(main, ["--config", cfg, "report", "evaluation", "--year", "2025", "-o", str(out)]).exit_code == 0
+    text = out.read_text(encoding="utf-8")
+    for heading in ("a. Tujuan", "b. Sasaran", "c. Ruang lingkup", "d. Waktu", "e. Pelaksana", "f. Periode",
+                    "g. Hasil evaluasi", "h. Saran perbaikan"):
+        assert heading in text
+    assert "Jumlah pengaduan: 5" in text and "1 Januari 2025 s.d. 31 Desember 2025" in text
+    assert text.count("[diisi oleh penanggung jawab]") >= 4
