@@ -75,10 +75,10 @@ class Dispatcher:
             message = self._next(channel, chat_id)
             if message is None:
                 return done
-            wait = self.limiter.wait_time(channel, chat_id, chat_interval, per_second)
-            if wait > self.max_wait:
-                return done  # come back on a later round; the row keeps its place
-            if wait > 0:
+            wait, why = self.limiter.check(channel, chat_id, chat_interval, per_second)
+            if why == "chat" or wait > self.max_wait:
+                return done  # other chats go first; this one's row keeps its place
+            if wait > 0:  # the provider's per-second cap: wait it out
                 self.sleep(wait)
                 continue
             result = sender.send(message)

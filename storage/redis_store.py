@@ -83,10 +83,15 @@ class RateLimiter:
 
     def wait_time(self, scope: str, chat_id: str, chat_interval: float, per_second: int) -> float:
         """0 when a message may go now (and it is counted), else the seconds to wait."""
+        return self.check(scope, chat_id, chat_interval, per_second)[0]
+
+    def check(self, scope: str, chat_id: str, chat_interval: float, per_second: int) -> tuple[float, str]:
+        """(0, "") when a message may go now (and it is counted), else (seconds to wait,
+        "chat" or "global"): a busy chat should be left for later, a busy second waited out."""
         chat_key = f"{self.prefix}:rate:{scope}:chat:{chat_id}"
         ttl = self.client.pttl(chat_key)
         if ttl and ttl > 0:
-            return ttl / 1000
+            return ttl / 1000, "chat"
         now = time.time()
         second = int(now)
         key = f"{self.prefix}:rate:{scope}:s:{second}"
@@ -95,7 +100,7 @@ class RateLimiter:
         pipe.expire(key, 2)
         count = pipe.execute()[0]
         if count > per_second:
-            return max(0.001, second + 1 - now)
+            return max(0.001, second + 1 - now), "global"
         if chat_interval > 0:
             self.client.set(chat_key, 1, px=max(1, int(chat_interval * 1000)))
-        return 0.0
+        return 0.0, ""

@@ -141,3 +141,14 @@ def make_runtime(database_url, engine, tmp_path, monkeypatch):
     yield make
     for runtime in made:
         runtime.close()
+
+
+@pytest.fixture
+def make_runtime_cached(make_runtime):
+    """One runtime for all examples of a hypothesis test (function-scoped fixtures are not
+    re-made per example)."""
+    from bot.app import create_app
+
+    runtime = make_runtime(telegram={"secret_token": "fuzz-secret"},
+                           whatsapp={"auth_token": "fuzz-auth", "public_url": "https://aduan.example/webhooks/whatsapp"})
+    return runtime, create_app(runtime=runtime).test_client()
