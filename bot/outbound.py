@@ -44,13 +44,14 @@ class Dispatcher:
             chats = outbox.due_chats(s, self.clock(), tuple(self.senders))
         return sum(self.drain_chat(channel, chat_id) for channel, chat_id in chats)
 
-    def drain_chat(self, channel: str, chat_id: str) -> int:
-        """Send one chat's due rows in order, unless another dispatcher is at it."""
+    def drain_chat(self, channel: str, chat_id: str, patient: bool = False) -> int:
+        """Send one chat's due rows in order, unless another dispatcher is at it. A patient
+        drain (an RQ job for this one chat) waits out the chat's pace instead of leaving."""
         if channel not in self.senders:
             return 0
         try:
             with chat_lock(self.runtime.redis, f"out-{channel}", chat_id, wait=0.01, timeout=300):
-                return self._drain(channel, chat_id)
+                return self._drain(channel, chat_id, patient=patient)
         except Busy:
             return 0  # another dispatcher has this chat
 
@@ -67,7 +68,7 @@ class Dispatcher:
             return Outgoing(row.id, row.chat_id, dict(row.payload), row.purpose,
                             identity.last_inbound_at if identity else None)
 
-    def _drain(self, channel: str, chat_id: str, most: int = 50) -> int:
+    def _drain(self, channel: str, chat_id: str, most: int = 50, patient: bool = False) -> int:
         sender = self.senders[channel]
         chat_interval, per_second = self.limits.get(channel, (0.0, 30))
         done = 0
@@ -76,7 +77,7 @@ class Dispatcher:
             if message is None:
                 return done
             wait, why = self.limiter.check(channel, chat_id, chat_interval, per_second)
-            if why == "chat" or wait > self.max_wait:
+            if (why == "chat" and not patient) or wait > self.max_wait:
                 return done  # other chats go first; this one's row keeps its place
             if wait > 0:  # the provider's per-second cap: wait it out
                 self.sleep(wait)

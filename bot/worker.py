@@ -34,7 +34,7 @@ def rq_connection(url: str) -> redis.Redis:
 
 def drain_chat(channel: str, chat_id: str) -> int:
     """The job: send what is due for one chat, in order."""
-    return _runtime.outbound.dispatcher.drain_chat(channel, chat_id)
+    return _runtime.outbound.dispatcher.drain_chat(channel, chat_id, patient=True)
 
 
 def enqueue_drain(connection: redis.Redis, channel: str, chat_id: str) -> None:
