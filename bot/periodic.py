@@ -2,6 +2,7 @@
 each done once for its key (a date, a week, a month) through `scheduled_runs`."""
 from __future__ import annotations
 
+import base64
 import logging
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -49,14 +50,13 @@ def run_due(runtime, now: datetime) -> int:
                     reply = digests.daily(s, office, officer, now)
                     if reply is not None:
                         notify.send_to_officer(s, officer, reply, None, now)
-        first_working = _first_working_day(cal, today)
-        if today == first_working:
+        if today >= _first_working_day(cal, today):  # on the first working day, or after if missed
             previous = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
-            with runtime.transaction() as s:
-                claimed = _claim(s, "monthly", previous, now)
-            if claimed:
+            with runtime.sessions() as s:
+                done = s.scalar(select(ScheduledRun.id).where(ScheduledRun.job == "monthly",
+                                                              ScheduledRun.run_key == previous))
+            if done is None and monthly(runtime, previous, now):
                 ran += 1
-                monthly(runtime, previous, now)
     if WEEKDAYS[local.weekday()] == cfg.weekly_day and local.time() >= _at(cfg.weekly_time):
         year, week, _ = today.isocalendar()
         with runtime.transaction() as s:
@@ -74,8 +74,10 @@ def _first_working_day(cal, day):
     return first if cal.is_working_day(first) else cal.next_working_day(first)
 
 
-def monthly(runtime, month: str, now: datetime) -> None:
-    """Make last month's report and send it to leadership, with the chart as a photo."""
+def monthly(runtime, month: str, now: datetime) -> bool:
+    """Make last month's report and send it to leadership, with the chart as a photo.
+    The run is claimed in the same transaction as the messages: a failure before that
+    leaves it unclaimed, so the next tick makes it again."""
     from bot.reports.charts import chart_png
     from bot.reports.monthly import write
 
@@ -83,15 +85,19 @@ def monthly(runtime, month: str, now: datetime) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"laporan-{month}.xlsx"
     f = write(runtime, month, "xlsx", str(path))["figures"]
-    chart = folder / f"grafik-{month}.png"
-    chart.write_bytes(chart_png(f, {k: d.label_id for k, d in runtime.workflow.states.items()}))
+    png = chart_png(f, {k: d.label_id for k, d in runtime.workflow.states.items()})
+    (folder / f"grafik-{month}.png").write_bytes(png)
     office = runtime.conversation.office
     with runtime.transaction() as s:
+        if not _claim(s, "monthly", month, now):
+            return False  # another scheduler sent it meanwhile
         for officer in notify.officers_in(s, office.workflow.roles_of_kind("leadership")):
             lang = officer.language
             text = t(lang, "digest.monthly", month=month, total=f.total, escalations=f.escalations,
                      rate=f"{100 * f.follow_up_rate:.1f}%" if f.follow_up_rate is not None else "-",
                      days=f"{f.avg_follow_up_days:.1f}" if f.avg_follow_up_days is not None else "-",
                      path=path)
-            notify.send_to_officer(s, officer, Reply(text, photo=str(chart)), None, now)
+            # the chart travels in the outbox row itself: a worker on another machine sends it
+            notify.send_to_officer(s, officer, Reply(text, photo=base64.b64encode(png).decode()), None, now)
     log.info("monthly report %s made", month)
+    return True

@@ -12,6 +12,7 @@ import logging
 import threading
 import uuid
 from contextlib import contextmanager
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -52,19 +53,35 @@ class Scheduler:
                         Deadline.paused_at.is_(None), Deadline.due_at <= now)
         for ids in self._batches(due_reminders, Deadline.next_remind_at):
             for row_id in ids:
-                with self._locked(row_id, due_reminders) as (s, row):
-                    if row is not None and deadlines.remind(s, office, row, now):
-                        done["reminders"] += 1
+                try:
+                    with self._locked(row_id, due_reminders) as (s, row):
+                        if row is not None and deadlines.remind(s, office, row, now):
+                            done["reminders"] += 1
+                except Exception:  # one bad row (e.g. a workflow file gone) stops nothing else
+                    log.exception("reminder of deadline %s failed; retried in an hour", row_id)
+                    self._postpone(row_id, now)
         for ids in self._batches(due_breaches, Deadline.due_at):
             for row_id in ids:
-                with self._locked(row_id, due_breaches) as (s, row):
-                    if row is not None:
-                        deadlines.breach(s, office, row, now)
-                        done["breaches"] += 1
-        done["periodic"] = periodic.run_due(self.runtime, now)
+                try:
+                    with self._locked(row_id, due_breaches) as (s, row):
+                        if row is not None:
+                            deadlines.breach(s, office, row, now)
+                            done["breaches"] += 1
+                except Exception:
+                    log.exception("breach of deadline %s failed; retried next tick", row_id)
+        try:
+            done["periodic"] = periodic.run_due(self.runtime, now)
+        except Exception:
+            log.exception("periodic jobs failed; retried next tick")
         if any(done.values()):
             self.runtime.wake_all()
         return done
+
+    def _postpone(self, row_id: int, now) -> None:
+        with self.runtime.transaction() as s:
+            row = s.get(Deadline, row_id)
+            if row is not None:
+                row.next_remind_at = now + timedelta(hours=1)
 
     def _batches(self, where, order):
         seen = set()

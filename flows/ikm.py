@@ -55,7 +55,9 @@ def from_nrr(nrr: dict[str, Fraction | None]) -> tuple[Fraction | None, Decimal 
 
 
 def compute(responses: list[dict]) -> Ikm:
-    """`responses`: one dict per respondent, {"u1": 4, ...}; a skipped element is absent."""
+    """`responses`: one dict per respondent, {"u1": 4, ...}; a skipped element is absent.
+    Someone who skipped every question is not a respondent."""
+    responses = [r for r in responses if any(isinstance(v, int) and 1 <= v <= 4 for v in r.values())]
     answers, nrr = {}, {}
     for key, _, _ in ELEMENTS:
         values = [r[key] for r in responses if isinstance(r.get(key), int) and 1 <= r[key] <= 4]

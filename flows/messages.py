@@ -61,7 +61,7 @@ class Reply:
     ask_contact: str | None = None  # label of a "share my phone number" button (Telegram)
     remove_keyboard: bool = False  # take the contact button away again
     meta: dict | None = None  # what a reply to this message means (officers' case cards)
-    photo: str | None = None  # a picture file to send with the text (the report's chart)
+    photo: str | None = None  # a picture (base64 PNG) to send with the text: the report's chart
 
     def as_payload(self) -> dict:
         """The JSON kept in the outbox row."""

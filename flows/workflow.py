@@ -160,6 +160,14 @@ class Workflow(_Strict):
                 return t
         return None
 
+    @property
+    def assigns_units(self) -> bool:
+        """Whether cases are forwarded to units here (only then are officers unit-bound)."""
+        return any(t.needs == "unit" for t in self.transitions)
+
+    def unit_bound(self, role: str) -> bool:
+        return self.assigns_units and role in self.roles and self.roles[role].kind in ("liaison", "officer")
+
     def roles_of_kind(self, kind: str) -> list[str]:
         return [r for r, d in self.roles.items() if d.kind == kind]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from flows.i18n import t, when
@@ -24,10 +24,10 @@ def actions(office: Office, case: Case, officer: Officer) -> list:
 
 
 def unit_ok(office: Office, case: Case, officer: Officer) -> bool:
+    """An officer of a unit (liaison or unit officer with a unit) sees only that unit's
+    cases; cases not yet forwarded to a unit are the coordinators' business."""
     wf = office.cases.workflow_of(case)
-    kind = wf.roles[officer.role].kind if officer.role in wf.roles else None
-    return not (kind in ("liaison", "officer") and officer.unit_id is not None
-                and case.unit_id is not None and case.unit_id != officer.unit_id)
+    return not (wf.unit_bound(officer.role) and officer.unit_id is not None and case.unit_id != officer.unit_id)
 
 
 def card(session: Session, office: Office, case: Case, officer: Officer, lang: str) -> Reply:
@@ -83,9 +83,8 @@ def queue(session: Session, office: Office, officer: Officer, lang: str, page: i
            .subquery())
     query = (select(Case, due.c.due).outerjoin(due, due.c.case_id == Case.id)
              .where(Case.state.in_(states), Case.workflow == wf.name))
-    kind = wf.roles[officer.role].kind
-    if kind in ("liaison", "officer") and officer.unit_id is not None:
-        query = query.where(or_(Case.unit_id == officer.unit_id, Case.unit_id.is_(None)))
+    if wf.unit_bound(officer.role) and officer.unit_id is not None:
+        query = query.where(Case.unit_id == officer.unit_id)
     query = query.order_by(due.c.due.is_(None), due.c.due, Case.id)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     found = session.execute(query.offset(page * PAGE).limit(PAGE)).all()

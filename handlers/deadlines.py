@@ -69,8 +69,13 @@ def remind(session: Session, office: Office, row: Deadline, now: datetime) -> bo
     case = session.get(Case, row.case_id)
     if row.kind == "stage":
         wf = office.cases.workflow_of(case)
-        officers = notify.holders(session, office, case)
         st = wf.states.get(row.stage)
+        if st is not None and set(st.actors) == {"citizen"}:  # the move is the citizen's
+            text = t(case.language, "remind.citizen", ticket=case.ticket,
+                     due=when(cal, row.due_at, case.language))
+            notify.send_to_citizen(session, case, Reply(text), now)
+            return True
+        officers = notify.holders(session, office, case)
         for officer in officers:
             lang = officer.language
             text = t(lang, "remind.stage", ticket=case.ticket, percent=int(passed[-1] * 100),

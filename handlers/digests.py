@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from flows.i18n import t, when
@@ -27,13 +27,14 @@ def daily(session: Session, office: Office, officer: Officer, now: datetime) -> 
            .where(Deadline.completed_at.is_(None), Deadline.kind == "stage").group_by(Deadline.case_id).subquery())
     query = (select(Case.ticket, Case.state, Case.created_at, due.c.due).outerjoin(due, due.c.case_id == Case.id)
              .where(Case.state.in_(states), Case.workflow == wf.name))
-    if wf.roles[officer.role].kind in ("liaison", "officer") and officer.unit_id is not None:
-        query = query.where(or_(Case.unit_id == officer.unit_id, Case.unit_id.is_(None)))
+    if wf.unit_bound(officer.role) and officer.unit_id is not None:
+        query = query.where(Case.unit_id == officer.unit_id)
     rows = session.execute(query.order_by(due.c.due.is_(None), due.c.due)).all()
     if not rows:
         return None
     overdue = [r for r in rows if r.due is not None and r.due < now]
-    new = [r for r in rows if r.created_at >= now - timedelta(days=1)]
+    since = previous_digest(office, now)  # "new": since the last digest, weekends included
+    new = [r for r in rows if r.created_at >= since]
     label = lambda s: wf.states[s].label_id if lang == "id" else wf.states[s].label_en  # noqa: E731
     lines = [t(lang, "digest.daily", n=len(rows), overdue=len(overdue), new=len(new))]
     for r in rows[:MAX_LISTED]:
@@ -43,6 +44,18 @@ def daily(session: Session, office: Office, officer: Officer, now: datetime) -> 
     if len(rows) > MAX_LISTED:
         lines.append(t(lang, "digest.more", n=len(rows) - MAX_LISTED))
     return Reply("\n".join(lines))
+
+
+def previous_digest(office: Office, now: datetime) -> datetime:
+    """When the digest before this one went: the previous working day, same time of day."""
+    cal = office.calendar
+    local = cal.local(now)
+    day = local.date() - timedelta(days=1)
+    for _ in range(30):
+        if cal.is_working_day(day):
+            break
+        day -= timedelta(days=1)
+    return datetime.combine(day, local.time(), cal.tz)
 
 
 def weekly(session: Session, office: Office, lang: str, now: datetime) -> Reply | None:

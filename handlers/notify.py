@@ -97,8 +97,7 @@ def holders(session: Session, office: Office, case: Case) -> list[Officer]:
         actors = sorted({r for tr in wf.transitions_from(case.state) for r in tr.roles if r in wf.roles})
     found = []
     for officer in officers_in(session, actors):
-        bound = wf.roles[officer.role].kind in ("liaison", "officer")
-        if bound and case.unit_id is not None and officer.unit_id not in (None, case.unit_id):
+        if wf.unit_bound(officer.role) and officer.unit_id is not None and officer.unit_id != case.unit_id:
             continue
         found.append(officer)
     return found

@@ -156,6 +156,9 @@ class OfficerConversation:
         case = self._case(session, ticket)
         if case is None:
             return {}, [Reply(t(lang, "officer.not_found", ticket=ticket))]
+        if not unit_ok(self.office, case, officer) or officer.role not in {
+                r for x in cases.workflow_of(case).transitions if x.trigger == trigger for r in x.roles}:
+            return {}, [Reply(t(lang, "officer.not_allowed", ticket=case.ticket))]
         if version is not None and case.version != version:  # a button from an older card
             return {}, [self._moved_on(session, case.ticket, lang, None)]
         wf = cases.workflow_of(case)
@@ -225,8 +228,11 @@ class OfficerConversation:
         if kind == "q" and parts[0].isdigit():
             return {}, [queue(session, self.office, officer, lang, int(parts[0]), now)]
         if kind == "n":
-            return ({"step": AWAIT, "ticket": parts[0], "trigger": "__note__"},
-                    [Reply(t(lang, "officer.ask_internal_note", ticket=parts[0]))])
+            case = self._case(session, parts[0])
+            if case is None or not unit_ok(self.office, case, officer):
+                return {}, [Reply(t(lang, "officer.not_allowed", ticket=parts[0][:40]))]
+            return ({"step": AWAIT, "ticket": case.ticket, "trigger": "__note__"},
+                    [Reply(t(lang, "officer.ask_internal_note", ticket=case.ticket))])
         if kind == "a" and len(parts) == 3 and parts[2].isdigit():
             return self._act(session, officer, parts[1], parts[0], None, int(parts[2]), now)
         if kind == "u" and len(parts) == 4 and parts[3].isdigit():
@@ -241,6 +247,8 @@ class OfficerConversation:
         lang = officer.language
         if case is None:
             return {}, [Reply(t(lang, "officer.not_found", ticket="?"))]
+        if not unit_ok(self.office, case, officer):
+            return {}, [Reply(t(lang, "officer.not_allowed", ticket=case.ticket))]
         if not text.strip():
             return ({"step": AWAIT, "ticket": case.ticket, "trigger": "__note__"},
                     [Reply(t(lang, "officer.ask_internal_note", ticket=case.ticket))])
@@ -260,6 +268,8 @@ class OfficerConversation:
 
     def _lapor(self, session, officer, case, tracking_id, now):
         lang = officer.language
+        if self.office.workflow.roles[officer.role].kind != "coordinator":  # the SP4N-LAPOR! admins
+            return {}, [Reply(t(lang, "officer.not_allowed", ticket=case.ticket))]
         tracking_id = tracking_id.strip()
         if not tracking_id or len(tracking_id) > 40 or " " in tracking_id:
             return {}, [Reply(t(lang, "officer.lapor_usage"))]

@@ -57,9 +57,8 @@ def step(conversation, session, citizen, inbound, state: dict, lang: str, now) -
     answers = dict(state["answers"])
     if picked != "skm|skip":
         answers[ELEMENTS[state["i"]][0]] = int(picked[4:])
+        session.get(Rating, state["rating_id"]).skm = answers  # kept as it goes: a survey left half-way counts
     state = dict(state, i=state["i"] + 1, answers=answers)
     if state["i"] < len(ELEMENTS):
         return state, Outcome([_skm_question(state, lang)])
-    rating = session.get(Rating, state["rating_id"])
-    rating.skm = answers
     return None, Outcome([Reply(t(lang, "skm.thanks")), conversation.menu(lang)])

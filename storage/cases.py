@@ -198,13 +198,11 @@ class CaseService:
         return event
 
     def _check_unit(self, wf: Workflow, case: Case, actor: Actor) -> None:
-        """Unit-bound officers (liaisons, unit officers) act only on their unit's cases."""
+        """Officers of a unit (liaisons, unit officers with a unit) act only on its cases."""
         if actor.type is not ActorType.OFFICER or actor.role in BUILTIN_ROLES:
             return
-        kind = wf.roles[actor.role].kind if actor.role in wf.roles else None
-        if kind in ("liaison", "officer") and actor.unit_id is not None \
-                and case.unit_id is not None and case.unit_id != actor.unit_id:
-            raise RoleNotAllowed(f"{case.ticket} belongs to another unit")
+        if wf.unit_bound(actor.role) and actor.unit_id is not None and case.unit_id != actor.unit_id:
+            raise RoleNotAllowed(f"{case.ticket} is not a case of this officer's unit")
 
     def _conflict(self, session: Session, case: Case) -> Conflict:
         """Who changed the case last, and what it is now."""

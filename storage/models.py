@@ -105,6 +105,8 @@ class Case(Base):
     __table_args__ = (
         Index("ix_cases_state_updated", "state", "updated_at"),
         Index("ix_cases_citizen", "citizen_id"),
+        Index("ix_cases_created", "created_at"),  # reports by period
+        Index("ix_cases_escalated", "escalated_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket: Mapped[str] = mapped_column(String(32), unique=True)
@@ -139,6 +141,7 @@ class CaseEvent(Base):
     """Append-only audit trail: who did what to a case, when, from which state to which."""
 
     __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_to_state", "to_state", "case_id", "at"),)  # follow-up figures
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -288,4 +291,4 @@ class Rating(Base):
     score: Mapped[int | None] = mapped_column(SmallInteger)
     comment: Mapped[str | None] = mapped_column(Text)
     skm: Mapped[dict | None] = mapped_column(JSON)  # {"u1": 4, ..., "u9": 3}
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

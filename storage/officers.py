@@ -35,7 +35,7 @@ def invite(session: Session, workflow: Workflow, role: str, unit_code: str | Non
             f"role {role!r} is not a role of workflow {workflow.name!r} "
             f"(roles: {', '.join(workflow.roles)})"
         )
-    if workflow.roles[role].kind == "officer" and not unit_code:
+    if workflow.unit_bound(role) and workflow.roles[role].kind == "officer" and not unit_code:
         raise InvalidInput(f"role {role!r} works for a unit: give --unit (see `aduan unit list`)")
     if ttl <= timedelta(0):
         raise InvalidInput("the code's lifetime must be positive")

@@ -57,8 +57,11 @@ def figures(session: Session, workflow: Workflow, cal: OfficeCalendar, start: da
     # Follow-up: the first event that took the case into a follow-up state.
     followed = workflow.escalation.followed_up if workflow.escalation else \
         tuple(s for s, d in workflow.states.items() if d.final)
+    period_cases = select(Case.id).where(*opened)
     first = (select(CaseEvent.case_id, func.min(CaseEvent.at).label("at"))
-             .where(CaseEvent.to_state.in_(followed)).group_by(CaseEvent.case_id).subquery())
+             .where(CaseEvent.to_state.in_(followed), CaseEvent.at < end,  # as it stood at the period's end
+                    CaseEvent.case_id.in_(period_cases))
+             .group_by(CaseEvent.case_id).subquery())
     days = []
     rows = session.execute(select(Case.created_at, first.c.at).join(first, first.c.case_id == Case.id)
                            .where(*opened).execution_options(yield_per=2000))
@@ -68,15 +71,19 @@ def figures(session: Session, workflow: Workflow, cal: OfficeCalendar, start: da
     f.avg_follow_up_days = sum(days) / len(days) if days else None
 
     # SLA compliance per stage: clocks that stopped in the period, met or missed, and
-    # clocks still running past their due time at the period's end.
+    # clocks still running past their due time at the period's end. Only the office's own
+    # stages: time the case waits on the citizen is not the office being late.
+    citizen_waits = [s for s, d in workflow.states.items() if d.pause_clock or set(d.actors) == {"citizen"}]
     ended = select(Deadline.stage, Deadline.completed_at <= Deadline.due_at, func.count()).where(
-        Deadline.kind == "stage", Deadline.completed_at >= start, Deadline.completed_at < end
+        Deadline.kind == "stage", Deadline.completed_at >= start, Deadline.completed_at < end,
+        Deadline.stage.not_in(citizen_waits)
     ).group_by(Deadline.stage, Deadline.completed_at <= Deadline.due_at)
     sla = defaultdict(lambda: [0, 0, 0])
     for stage, met, n in session.execute(ended):
         sla[stage][0 if met else 1] += n
     overdue = select(Deadline.stage, func.count()).where(
         Deadline.kind == "stage", Deadline.due_at < end, Deadline.paused_at.is_(None),
+        Deadline.stage.not_in(citizen_waits),
         (Deadline.completed_at.is_(None)) | (Deadline.completed_at >= end)).group_by(Deadline.stage)
     for stage, n in session.execute(overdue):
         sla[stage][2] += n

@@ -130,7 +130,7 @@ def test_unit_bound_officers_act_only_on_their_units_cases(sessions, service):
     with transaction(sessions) as s:
         pu, keu = add_unit(s, "PU", "Pekerjaan Umum"), add_unit(s, "KEU", "Keuangan")
         service.fire(s, ticket, "dispose", ADMIN_1, unit_code="PU")
-    with pytest.raises(RoleNotAllowed, match="belongs to another unit"):
+    with pytest.raises(RoleNotAllowed, match="not a case of this officer.s unit"):
         with transaction(sessions) as s:
             service.fire(s, ticket, "start", Actor(ActorType.OFFICER, "unit_officer", 7, keu.id))
     with transaction(sessions) as s:

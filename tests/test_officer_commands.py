@@ -243,3 +243,13 @@ def test_a_refused_citizen_attempt_is_logged_without_personal_data(runtime, capl
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert "refused: officer command /verifikasi" in logged
     assert citizen.chat_id not in logged and "Siti" not in logged and ticket not in logged
+
+
+def test_a_unit_officer_sees_no_case_before_it_reaches_the_unit(runtime):
+    other = enrol(runtime, "unit_officer", "PU")
+    _, ticket = new_case(runtime)  # not forwarded to any unit yet
+    refused = [f"Peran atau unit Anda tidak dapat melakukan tindakan ini pada {ticket}."]
+    assert other.say(f"/kasus {ticket}") == refused
+    assert other.say(button=f"n|{ticket}") == refused  # a crafted note button too
+    assert other.say(button=f"a|start|{ticket}|1") == refused  # and nothing about its state
+    assert other.say(f"/lapor {ticket} X-1") == refused

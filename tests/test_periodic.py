@@ -1,7 +1,7 @@
 """Digests and the monthly report, driven by the scheduler across a simulated month."""
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
+import base64
 
 from sqlalchemy import select
 
@@ -41,7 +41,8 @@ def test_a_simulated_month_sends_every_reminder_and_digest_once(make_runtime, tm
     assert kinds[("w-boss", "Ringkasan mingguan")] == 3  # Mondays 14, 21, 28 April (7 April had nothing)
     assert kinds[("w-boss", "Ringkasan harian")] == 0  # nothing waits on the leadership: nothing sent
     [monthly] = [r for r in rows if r.payload["text"].startswith("Laporan bulanan 2025-04")]
-    assert monthly.chat_id == "w-boss" and Path(monthly.payload["photo"]).exists()
+    assert monthly.chat_id == "w-boss" and base64.b64decode(monthly.payload["photo"]).startswith(b"\x89PNG")
+    assert (tmp_path / "reports" / "laporan-2025-04.xlsx").exists()
     assert monthly.created_at.astimezone(runtime.calendar.tz).date().isoformat() == "2025-05-02"
     assert "1 pengaduan" in monthly.payload["text"]
     # the 100% reminder fell at Friday's 16.30 closing; it went at Monday's opening

@@ -113,12 +113,13 @@ WALKS = {
 }
 
 
-def actor_for(role: str, unit_id: int) -> Actor:
+def actor_for(wf, role: str, unit_id: int) -> Actor:
     if role == "citizen":
         return CITIZEN
     if role == "system":
         return SYSTEM
-    return Actor(ActorType.OFFICER, role, id=hash(role) % 1000, unit_id=unit_id)
+    unit = unit_id if wf.roles[role].kind == "officer" else None  # unit officers belong to a unit
+    return Actor(ActorType.OFFICER, role, id=hash(role) % 1000, unit_id=unit)
 
 
 @pytest.mark.parametrize("preset", sorted(WALKS))
@@ -139,7 +140,7 @@ def test_walk_every_preset_to_a_final_state(preset, sessions):
     visited = {wf.initial}
     for trigger, role, at, extra, state, due in walk["steps"]:
         with transaction(sessions) as s:
-            case = service.fire(s, ticket, trigger, actor_for(role, unit.id), now=at, **extra)
+            case = service.fire(s, ticket, trigger, actor_for(wf, role, unit.id), now=at, **extra)
             assert case.state == state, trigger
             open_clock = service.open_deadline(s, case)
             if due is None:

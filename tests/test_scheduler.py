@@ -189,3 +189,31 @@ def test_60_working_days_without_follow_up_escalate(runtime, clock, privacy, tol
     assert any("Ombudsman" in p["text"] for p in chat.pop()) is told
     with runtime.sessions() as s:
         assert s.scalar(select(Case.escalated_at)) is not None
+
+
+def test_one_broken_row_does_not_stop_the_others(runtime, clock):
+    first = Chat(runtime, chat_id="w-1").file_complaint()
+    Chat(runtime, chat_id="w-2").file_complaint()
+    with transaction(runtime.sessions) as s:
+        runtime.cases.get(s, first).workflow = "renamed-workflow-file"  # its workflow is gone
+    clock.at = wib(2025, 4, 9, 12, 0)
+    done = Scheduler(runtime, clock=clock).tick()
+    assert done["reminders"] == 1  # the healthy case's 50% reminder still went
+
+
+def test_a_failed_monthly_report_is_made_again_next_tick(runtime, clock, monkeypatch):
+    import bot.reports.monthly as monthly
+
+    clock.at = wib(2025, 5, 2, 8, 0)  # the first working day of May (1 May is a holiday)
+    real = monthly.write
+    monkeypatch.setattr(monthly, "write", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+    scheduler = Scheduler(runtime, clock=clock)
+    scheduler.tick()
+    assert not any(t.startswith("Laporan bulanan") for t in texts(runtime, "w-boss"))
+    monkeypatch.setattr(monthly, "write", real)
+    clock.at = wib(2025, 5, 5, 8, 0)  # missed on its day: made on the next one
+    scheduler.tick()
+    scheduler.tick()
+    assert [t for t in texts(runtime, "w-boss") if t.startswith("Laporan bulanan")][0].startswith(
+        "Laporan bulanan 2025-04")
+    assert len([t for t in texts(runtime, "w-boss") if t.startswith("Laporan bulanan")]) == 1

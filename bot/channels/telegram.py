@@ -8,6 +8,7 @@ Out: one initialized `Bot` on one long-lived event loop per worker process.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import html
 import re
@@ -192,9 +193,8 @@ class TelegramSender:
         payload = message.payload
         parts = split_text(payload["text"], TEXT_LIMIT - 500)  # room for the <code> tags
         ids = []
-        if payload.get("photo"):  # the chart of the monthly report
-            with open(payload["photo"], "rb") as picture:
-                sent = await self.bot.send_photo(int(message.chat_id), picture)
+        if payload.get("photo"):  # the monthly report's chart, base64 in the row
+            sent = await self.bot.send_photo(int(message.chat_id), base64.b64decode(payload["photo"]))
             ids.append(str(sent.message_id))
         for n, part in enumerate(parts):
             last = n == len(parts) - 1  # the buttons go under the last part
