@@ -43,13 +43,16 @@ def enqueue_drain(connection: redis.Redis, channel: str, chat_id: str) -> None:
 
 
 def run_worker(runtime, burst: bool = False) -> None:
-    """Work the queue until stopped (or until it is empty, with burst)."""
+    """Work the queue until stopped (or, with burst, until it is empty: then there is no
+    sweep either, so what the run did is exactly what the queue asked for)."""
     global _runtime
     _runtime = runtime
-    runtime.outbound.start()  # the sweep
+    if not burst:
+        runtime.outbound.start()  # the sweep
     try:
         connection = rq_connection(runtime.settings.redis.url)
         SimpleWorker([Queue(QUEUE, connection=connection)], connection=connection).work(
             burst=burst, logging_level="WARNING")
     finally:
-        runtime.outbound.stop()
+        if not burst:
+            runtime.outbound.stop()
