@@ -62,7 +62,8 @@ class CitizenConversation:
         if inbound.event == "unblocked":
             return []
         identity.last_inbound_at = now
-        release_held(session, inbound.channel, inbound.chat_id, now)
+        if inbound.channel == "whatsapp":  # only WhatsApp holds messages (its 24-hour window)
+            release_held(session, inbound.channel, inbound.chat_id, now)
         citizen = identity.citizen
         state = dialogs.load(session, inbound.channel, inbound.chat_id, now)
         notes = []

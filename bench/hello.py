@@ -1,0 +1,16 @@
+"""The bare Flask "hello" view: the baseline every inbound figure is compared with."""
+from flask import Flask
+
+
+def create_app():
+    app = Flask(__name__)
+
+    @app.post("/webhooks/telegram")
+    def hello():
+        return {"ok": True}
+
+    @app.get("/healthz")
+    def health():
+        return {"status": "ok"}
+
+    return app
