@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install migrate clean
+.PHONY: run test install migrate clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,3 +27,8 @@ test: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
+
+# Benchmarks: needs PostgreSQL and Redis on this machine (as .ci/run starts them) and wrk.
+bench: install
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.inbound
