@@ -11,10 +11,6 @@ _NUMBERS = {
 }
 
 
-def flat(buttons: tuple[tuple[Button, ...], ...]) -> list[Button]:
-    return [b for row in buttons for b in row]
-
-
 def choose(inbound: Inbound, options: list[Button]) -> str | None:
     """The payload of the option the citizen picked, or None if it matches none."""
     if inbound.button is not None:

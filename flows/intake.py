@@ -15,7 +15,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from flows.case_fields import Kind, Privacy
-from flows.choices import choose, flat
+from flows.choices import choose
 from flows.i18n import t
 from flows.messages import Attachment, Button, Inbound, Outcome, Reply, rows
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from flows.calendar import parse_week
 from flows.errors import CalendarError, SlaParseError, WorkflowError
-from flows.sla import Sla, parse_sla
+from flows.sla import parse_sla
 
 # Actors that exist in every workflow without being declared.
 CITIZEN, SYSTEM = "citizen", "system"
@@ -143,14 +143,6 @@ class Workflow(_Strict):
     def initial(self) -> str:
         return self.workflow.initial
 
-    def sla(self, state: str, category: str | None = None) -> Sla | None:
-        """The enforced SLA of a state, with the category's override if it has one."""
-        text = self.states[state].sla
-        for cat in self.categories:
-            if cat.id == category and state in cat.sla:
-                text = cat.sla[state]
-        return parse_sla(text) if text else None
-
     def transitions_from(self, state: str) -> list[TransitionDef]:
         return [t for t in self.transitions if state in t.source]
 
@@ -170,10 +162,6 @@ class Workflow(_Strict):
 
     def roles_of_kind(self, kind: str) -> list[str]:
         return [r for r, d in self.roles.items() if d.kind == kind]
-
-    @property
-    def officer_roles(self) -> list[str]:
-        return list(self.roles)
 
 
 def key_path(loc: tuple) -> str:

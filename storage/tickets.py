@@ -1,7 +1,7 @@
 """Ticket numbers: ADU-2025-000123, one sequence per year, safe under concurrency."""
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,9 +23,3 @@ def next_ticket(session: Session, year: int, prefix: str = "ADU") -> str:
         except IntegrityError:
             pass
     raise RuntimeError(f"could not allocate a ticket number for {year}")
-
-
-def ticket_exists(session: Session, ticket: str) -> bool:
-    from storage.models import Case
-
-    return session.scalar(select(Case.id).where(Case.ticket == ticket)) is not None

@@ -6,7 +6,6 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from bot.app import create_app
 from storage.models import Case, InboundMessage
 
 SECRET, AUTH, URL = "fuzz-secret", "fuzz-auth", "https://aduan.example/webhooks/whatsapp"

@@ -11,7 +11,7 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, text
 
 from tests.fakes.telegram_api import FakeBotAPI
 

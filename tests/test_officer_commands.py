@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.db import transaction
-from storage.models import Case, CaseEvent, Officer, Outbox
+from storage.models import Case, CaseEvent, Outbox
 from storage.officers import invite, revoke
 from storage.units import add_unit
 from tests.chat import Chat

@@ -3,7 +3,6 @@ import csv
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
 
 from bot.cli import main
 from bot.config import Settings

@@ -1,7 +1,6 @@
 """`aduan cases`: list, show and export cases."""
 import csv
 import json
-import sys
 
 import click
 
