@@ -74,12 +74,27 @@ class LeaderLock:
             pass  # not held (any more), or Redis is gone: it expires by itself
 
 
+_SLIDING_WINDOW = """
+local key, now, window, limit, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+if redis.call('ZCARD', key) < limit then
+  redis.call('ZADD', key, now, member)
+  redis.call('PEXPIRE', key, math.ceil(window * 1000) + 1000)
+  return '0'
+end
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+return tostring(tonumber(oldest[2]) + window - now)
+"""
+
+
 class RateLimiter:
     """Shared send limits across processes: one message per `chat_interval` seconds per
-    chat, and at most `per_second` messages a second per scope (e.g. Telegram's 30/s)."""
+    chat, and at most `per_second` messages in any one-second window per scope (e.g.
+    Telegram's 30/s), kept in Redis so every worker counts against the same limit."""
 
     def __init__(self, client: redis.Redis, prefix: str = "aduan"):
         self.client, self.prefix = client, prefix
+        self._window = client.register_script(_SLIDING_WINDOW)
 
     def wait_time(self, scope: str, chat_id: str, chat_interval: float, per_second: int) -> float:
         """0 when a message may go now (and it is counted), else the seconds to wait."""
@@ -93,14 +108,10 @@ class RateLimiter:
         if ttl and ttl > 0:
             return ttl / 1000, "chat"
         now = time.time()
-        second = int(now)
-        key = f"{self.prefix}:rate:{scope}:s:{second}"
-        pipe = self.client.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, 2)
-        count = pipe.execute()[0]
-        if count > per_second:
-            return max(0.001, second + 1 - now), "global"
+        wait = float(self._window(keys=[f"{self.prefix}:rate:{scope}:window"],
+                                  args=[now, 1.0, per_second, f"{now}:{chat_id}"]))
+        if wait > 0:
+            return max(0.001, wait), "global"
         if chat_interval > 0:
             self.client.set(chat_key, 1, px=max(1, int(chat_interval * 1000)))
         return 0.0, ""
