@@ -55,7 +55,9 @@ def test_without_redis_intake_answers_and_the_backlog_drains_when_it_is_back(mak
         import fakeredis
 
         runtime.redis = fakeredis.FakeRedis(decode_responses=True)  # Redis is back
-        dispatcher.limiter.client = runtime.redis
+        from storage.redis_store import RateLimiter
+
+        dispatcher.limiter = RateLimiter(runtime.redis)
         dispatcher.run_once()
         assert count(runtime, Outbox, Outbox.status == "sent") == 10 and len(api.sent()) == 10
 
