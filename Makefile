@@ -33,3 +33,4 @@ bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.inbound
 	$(BIN)/python -m bench.outbound
+	$(BIN)/python -m bench.scale
