@@ -72,3 +72,21 @@ def _children(pid: int) -> list[int]:
     for k in list(found):
         found += _children(k)
     return found
+
+
+def fresh_database(admin_url: str, name: str) -> str:
+    """Drop and create a PostgreSQL database for a benchmark run; return its URL."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        c.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def migrate(env: dict, cwd: Path) -> None:
+    """`aduan db upgrade` with the benchmark's environment."""
+    subprocess.run([PY, "-m", "bot", "db", "upgrade"], env={**os.environ, **env}, cwd=cwd, check=True,
+                   capture_output=True)

@@ -13,7 +13,7 @@ import time
 
 from sqlalchemy import create_engine, text
 
-from bench.common import PY, ROOT, figure, free_port, start, stop, wait_http
+from bench.common import PY, ROOT, figure, free_port, fresh_database, migrate, start, stop, wait_http
 
 SECRET = "bench-secret"
 SECONDS = int(os.environ.get("ADUAN_BENCH_SECONDS", "15"))
@@ -109,20 +109,14 @@ def main() -> None:
     tmp = ROOT / "var" / "bench"
     tmp.mkdir(parents=True, exist_ok=True)
     # production: gunicorn (2 workers x 8 threads) + PostgreSQL + Redis
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text("DROP DATABASE IF EXISTS aduan_bench WITH (FORCE)"))
-        c.execute(text("CREATE DATABASE aduan_bench"))
-    admin.dispose()
-    pg = PG_ADMIN.rsplit("/", 1)[0] + "/aduan_bench"
+    pg = fresh_database(PG_ADMIN, "aduan_bench")
     import redis
 
     redis.Redis.from_url(REDIS).flushdb()
     env = {"ADUAN_DATABASE_URL": pg, "ADUAN_REDIS_URL": REDIS, "ADUAN_TELEGRAM_SECRET_TOKEN": SECRET,
            "ADUAN_CONFIG": str(tmp / "none.toml")}
     (tmp / "none.toml").write_text("")
-    subprocess.run([PY, "-m", "bot", "db", "upgrade"], env={**os.environ, **env}, cwd=tmp, check=True,
-                   capture_output=True)
+    migrate(env, tmp)
     gunicorn = [PY, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "8", "--log-level", "warning"]
     measure("pg",
             lambda port: start(gunicorn + ["-b", f"127.0.0.1:{port}", "bot.app:create_app()"], env, tmp),
@@ -135,8 +129,7 @@ def main() -> None:
         (tmp / f"bench.db{suffix}").unlink(missing_ok=True)
     env = {"ADUAN_DATABASE_URL": f"sqlite:///{db}", "ADUAN_REDIS_URL": "memory://",
            "ADUAN_TELEGRAM_SECRET_TOKEN": SECRET, "ADUAN_CONFIG": str(tmp / "none.toml")}
-    subprocess.run([PY, "-m", "bot", "db", "upgrade"], env={**os.environ, **env}, cwd=tmp, check=True,
-                   capture_output=True)
+    migrate(env, tmp)
     hello_waitress = [PY, "-c", "import sys; sys.path.insert(0, %r); from waitress import serve; "
                       "from bench.hello import create_app; serve(create_app(), host='127.0.0.1', "
                       "port=int(sys.argv[1]), threads=8)" % str(ROOT)]

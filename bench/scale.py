@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import redis
 from sqlalchemy import create_engine, text
 
-from bench.common import PY, ROOT, figure
+from bench.common import PY, ROOT, figure, fresh_database, migrate
 
 N = int(os.environ.get("ADUAN_BENCH_CASES", "1000000"))
 PG_ADMIN = os.environ.get("ADUAN_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -53,18 +53,12 @@ def load(url: str) -> None:
 
 
 def main() -> None:
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text("DROP DATABASE IF EXISTS aduan_scale WITH (FORCE)"))
-        c.execute(text("CREATE DATABASE aduan_scale"))
-    admin.dispose()
-    url = PG_ADMIN.rsplit("/", 1)[0] + "/aduan_scale"
-    env = {**os.environ, "ADUAN_DATABASE_URL": url, "ADUAN_REDIS_URL": REDIS, "ADUAN_CONFIG": "/dev/null"}
+    url = fresh_database(PG_ADMIN, "aduan_scale")
     tmp = ROOT / "var" / "bench"
     tmp.mkdir(parents=True, exist_ok=True)
     (tmp / "none.toml").write_text("")
-    env["ADUAN_CONFIG"] = str(tmp / "none.toml")
-    subprocess.run([PY, "-m", "bot", "db", "upgrade"], env=env, cwd=tmp, check=True, capture_output=True)
+    env = {**os.environ, "ADUAN_DATABASE_URL": url, "ADUAN_REDIS_URL": REDIS, "ADUAN_CONFIG": str(tmp / "none.toml")}
+    migrate(env, tmp)
     t0 = time.perf_counter()
     load(url)
     figure("scale_cases", N)
@@ -121,8 +115,8 @@ def main() -> None:
     figure("monthly_report_cases_counted", f.total)
 
     t = time.perf_counter()
-    proc = subprocess.run([PY, "-m", "bot", "cases", "export", "--format", "jsonl", "-o", "/dev/null"],
-                          env=env, cwd=tmp, capture_output=True)
+    subprocess.run([PY, "-m", "bot", "cases", "export", "--format", "jsonl", "-o", "/dev/null"],
+                   env=env, cwd=tmp, capture_output=True, check=True)  # a failed export measures nothing
     figure("cases_export_s", time.perf_counter() - t)
     figure("cases_export_peak_rss_mb", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
     runtime.close()

@@ -97,7 +97,7 @@ class Dispatcher:
             if result.status == SENT:
                 outbox.mark_sent(row, result.provider_message_id, now)
                 row.template_sid = result.template_sid
-            elif result.status == RETRY and result.error == "429 retry_after":
+            elif result.status == RETRY and result.paced:
                 # The provider's own pacing: wait as told, and it is not a failed attempt.
                 row.next_attempt_at = now + timedelta(seconds=result.delay)
                 row.error = result.error

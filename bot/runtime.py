@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -113,20 +113,12 @@ class Runtime:
         """The conversation's Redis lock; without Redis (down, or a stuck holder) the
         message is still stored and handled: the database keeps it exactly once, and a
         provider like Twilio does not retry a failed webhook."""
-        try:
-            lock = chat_lock(self.redis, channel, chat_id)
-            lock.__enter__()
-        except (redis.RedisError, Busy) as exc:
-            log.warning("handling without the conversation lock (%s)", type(exc).__name__)
-            yield
-            return
-        try:
-            yield
-        finally:
+        with ExitStack() as stack:
             try:
-                lock.__exit__(None, None, None)
-            except redis.RedisError:
-                pass
+                stack.enter_context(chat_lock(self.redis, channel, chat_id))
+            except (redis.RedisError, Busy) as exc:
+                log.warning("handling without the conversation lock (%s)", type(exc).__name__)
+            yield
 
     def record_delivery_status(self, channel: str, provider_message_id: str, status: str,
                                error_code: str | None) -> None:

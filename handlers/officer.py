@@ -156,12 +156,12 @@ class OfficerConversation:
         case = self._case(session, ticket)
         if case is None:
             return {}, [Reply(t(lang, "officer.not_found", ticket=ticket))]
-        if not unit_ok(self.office, case, officer) or officer.role not in {
-                r for x in cases.workflow_of(case).transitions if x.trigger == trigger for r in x.roles}:
+        wf = cases.workflow_of(case)
+        may = any(officer.role in x.roles for x in wf.transitions if x.trigger == trigger)
+        if not may or not unit_ok(self.office, case, officer):  # before saying anything of the case
             return {}, [Reply(t(lang, "officer.not_allowed", ticket=case.ticket))]
         if version is not None and case.version != version:  # a button from an older card
             return {}, [self._moved_on(session, case.ticket, lang, None)]
-        wf = cases.workflow_of(case)
         tr = wf.transition(trigger, case.state)
         if tr is not None and officer.role in tr.roles and arg is None and tr.needs == "note":
             awaited = {"ticket": case.ticket, "trigger": trigger, "version": version}

@@ -46,8 +46,8 @@ def chat_lock(client: redis.Redis, channel: str, chat_id: str, *, timeout: float
     finally:
         try:
             lock.release()
-        except redis.exceptions.LockError:
-            pass  # it expired while we worked; the next holder is already in
+        except redis.RedisError:  # LockError included: it expired while we worked
+            pass  # the next holder is already in, or Redis is gone and the key expires
 
 
 class LeaderLock:

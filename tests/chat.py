@@ -55,7 +55,8 @@ class Chat:
         if self.channel != "whatsapp":
             replies += self.say("081234567890")
         self.say(button="pengaduan")
-        self.runtime.conversation.office.categories and self.say("1")
+        if self.runtime.conversation.office.categories:
+            self.say("1")  # the first category
         self.say(text)
         self.say(button="next")
         self.say(button=privacy)

@@ -5,8 +5,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from storage.outbox import split_text  # noqa: F401  (senders still guard the providers' hard limits)
-
 SENT, RETRY, FAILED, HELD = "sent", "retry", "failed", "held"
 
 
@@ -28,6 +26,7 @@ class SendResult:
     delay: float = 0.0  # retry: wait at least this long
     error: str | None = None
     template_sid: str | None = None
+    paced: bool = False  # retry: the provider asked us to slow down (429): not a failed attempt
 
 
 class Sender(Protocol):

@@ -23,7 +23,8 @@ from telegram import (Bot, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardB
                       ReplyKeyboardMarkup, ReplyKeyboardRemove, Update)
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from bot.channels.base import FAILED, RETRY, SENT, Outgoing, SendResult, split_text
+from bot.channels.base import FAILED, RETRY, SENT, Outgoing, SendResult
+from storage.outbox import split_text  # the providers' hard limits, as a guard
 from flows.messages import Attachment, Inbound
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,7 @@ class TelegramSender:
             ids = self._run(self._send(message))
             return SendResult(SENT, provider_message_id=",".join(ids))
         except RetryAfter as exc:
-            return SendResult(RETRY, delay=_seconds(exc.retry_after), error="429 retry_after")
+            return SendResult(RETRY, delay=_seconds(exc.retry_after), error="429 retry_after", paced=True)
         except Forbidden as exc:  # blocked by the user, or kicked
             return SendResult(FAILED, error=f"undeliverable: {exc.message}")
         except BadRequest as exc:  # retrying will not help

@@ -19,7 +19,8 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bot.channels.base import FAILED, HELD, RETRY, SENT, Outgoing, SendResult, split_text
+from bot.channels.base import FAILED, HELD, RETRY, SENT, Outgoing, SendResult
+from storage.outbox import split_text  # the providers' hard limits, as a guard
 from flows.messages import Attachment, Inbound
 
 log = logging.getLogger(__name__)
