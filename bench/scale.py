@@ -47,6 +47,22 @@ def load(url: str) -> None:
             INSERT INTO case_events (case_id, at, actor_type, action, from_state, to_state, public)
             SELECT id, created_at + interval '3 days', 'officer', 'answer', 'in_progress', 'answered', true
             FROM cases WHERE state = 'answered'"""))
+        # Who the reminders go to: a citizen with a Telegram chat per case (the answered
+        # cases remind their citizen), and two admins on Telegram (the received ones).
+        c.execute(text("""
+            INSERT INTO citizens (id, language, consent_at, created_at)
+            SELECT id, 'id', created_at, created_at FROM cases"""))
+        c.execute(text("SELECT setval('citizens_id_seq', (SELECT max(id) FROM citizens))"))
+        c.execute(text("""
+            INSERT INTO citizen_identities (citizen_id, channel, external_id)
+            SELECT id, 'telegram', (100000000 + id)::text FROM citizens"""))
+        c.execute(text("UPDATE cases SET citizen_id = id"))
+        for n in (1, 2):
+            officer = c.execute(text("""
+                INSERT INTO officers (name, role, active, language, enrolled_at, created_at)
+                VALUES (:name, 'admin', true, 'id', now(), now()) RETURNING id"""), {"name": f"Admin {n}"}).scalar()
+            c.execute(text("INSERT INTO officer_identities (officer_id, channel, external_id) "
+                           "VALUES (:o, 'telegram', :chat)"), {"o": officer, "chat": str(900 + n)})
     with engine.connect() as c:
         c.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
     engine.dispose()
@@ -67,7 +83,7 @@ def main() -> None:
     os.environ.update({k: v for k, v in env.items() if k.startswith("ADUAN_")})
     from bot.config import load_settings
     from bot.runtime import Runtime
-    from bot.scheduler import Scheduler
+    from bot.scheduler import BATCH, Scheduler
 
     r = redis.Redis.from_url(REDIS)
     r.flushdb()
@@ -86,23 +102,19 @@ def main() -> None:
         plan = "\n".join(row[0] for row in c.execute(text("EXPLAIN " + due_sql.text), {"now": now}))
     figure("scheduler_due_query_uses_index", int("Index" in plan))
 
-    from handlers import deadlines
-    from storage.models import Deadline
-
     scheduler = Scheduler(runtime, clock=lambda: now)
-    office = runtime.conversation.office
-    where = (Deadline.completed_at.is_(None), Deadline.next_remind_at <= now)
     with engine.connect() as c:
         ids = [i for (i,) in c.execute(text("SELECT id FROM deadlines WHERE completed_at IS NULL AND "
                                             "next_remind_at <= :now ORDER BY next_remind_at LIMIT 1000"),
                                        {"now": now})]
     t = time.perf_counter()
     sent = 0
-    for row_id in ids:  # exactly what a tick does for each due row: lock, claim, write
-        with scheduler._locked(row_id, where) as (s, row):
-            sent += bool(row is not None and deadlines.remind(s, office, row, now))
+    for start in range(0, len(ids), BATCH):  # exactly what a tick does: lock, claim, write, per batch
+        sent += scheduler.remind_batch(ids[start:start + BATCH], now)
     figure("scheduler_1000_reminders_s", time.perf_counter() - t)
     figure("scheduler_reminders_claimed", sent)
+    with engine.connect() as c:
+        figure("scheduler_reminder_messages_written", c.scalar(text("SELECT count(*) FROM outbox")))
     scheduler.leader.acquire()  # the leader lock is all the scheduler keeps in Redis
     figure("scheduler_redis_memory_bytes", max(0, r.info("memory")["used_memory"] - before))
 

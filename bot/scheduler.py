@@ -1,17 +1,17 @@
 """The scheduler: every tick, the deadline rows that are due, found through their indexes.
 
-Only one scheduler acts at a time (a Redis leader lock, renewed each tick); each row is
-handled in its own transaction, locked with SELECT ... FOR UPDATE SKIP LOCKED on
-PostgreSQL, and reminders are claimed by a unique key, so neither a second scheduler, a
-restart, a crash mid-tick nor a clock jump makes anything go twice or be missed: what is
-due stays due in the database until it is done.
+Only one scheduler acts at a time (a Redis leader lock, renewed each tick); each batch of
+due rows is handled in one transaction (a failed batch is redone row by row, so one bad
+row holds up nothing else), locked with SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL,
+and reminders are claimed by a unique key, so neither a second scheduler, a restart, a
+crash mid-tick nor a clock jump makes anything go twice or be missed: what is due stays
+due in the database until it is done.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import uuid
-from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -23,6 +23,15 @@ from storage.redis_store import LeaderLock
 
 log = logging.getLogger(__name__)
 BATCH = 200
+
+
+def _due_reminders(now) -> tuple:
+    return Deadline.completed_at.is_(None), Deadline.next_remind_at <= now
+
+
+def _due_breaches(now) -> tuple:
+    return (Deadline.completed_at.is_(None), Deadline.breached_at.is_(None), Deadline.paused_at.is_(None),
+            Deadline.due_at <= now)
 
 
 class Scheduler:
@@ -47,34 +56,52 @@ class Scheduler:
         if not leading:
             return done
         now = self.clock()
-        office = self.runtime.conversation.office
-        due_reminders = (Deadline.completed_at.is_(None), Deadline.next_remind_at <= now)
-        due_breaches = (Deadline.completed_at.is_(None), Deadline.breached_at.is_(None),
-                        Deadline.paused_at.is_(None), Deadline.due_at <= now)
+        due_reminders, due_breaches = _due_reminders(now), _due_breaches(now)
         for ids in self._batches(due_reminders, Deadline.next_remind_at):
-            for row_id in ids:
-                try:
-                    with self._locked(row_id, due_reminders) as (s, row):
-                        if row is not None and deadlines.remind(s, office, row, now):
-                            done["reminders"] += 1
-                except Exception:  # one bad row (e.g. a workflow file gone) stops nothing else
-                    log.exception("reminder of deadline %s failed; retried in an hour", row_id)
-                    self._postpone(row_id, now)
+            done["reminders"] += self.remind_batch(ids, now)
         for ids in self._batches(due_breaches, Deadline.due_at):
-            for row_id in ids:
-                try:
-                    with self._locked(row_id, due_breaches) as (s, row):
-                        if row is not None:
-                            deadlines.breach(s, office, row, now)
-                            done["breaches"] += 1
-                except Exception:
-                    log.exception("breach of deadline %s failed; retried next tick", row_id)
+            done["breaches"] += self.breach_batch(ids, now)
         try:
             done["periodic"] = periodic.run_due(self.runtime, now)
         except Exception:
             log.exception("periodic jobs failed; retried next tick")
         if any(done.values()):
             self.runtime.wake_all()
+        return done
+
+    def remind_batch(self, ids: list[int], now) -> int:
+        """Send the reminders due on these rows. Returns how many went."""
+        office = self.runtime.conversation.office
+        return self._batch(ids, _due_reminders(now), lambda s, rows: deadlines.remind_all(s, office, rows, now),
+                           lambda row_id: self._postpone(row_id, now))
+
+    def breach_batch(self, ids: list[int], now) -> int:
+        """Act on the breaches due on these rows. Returns how many."""
+        office = self.runtime.conversation.office
+
+        def work(s, rows):
+            for row in rows:
+                deadlines.breach(s, office, row, now)
+            return len(rows)
+        return self._batch(ids, _due_breaches(now), work, lambda row_id: None)  # retried next tick
+
+    def _batch(self, ids: list[int], due, work, failed) -> int:
+        """`work` on the rows of `ids` still due, in one transaction (one commit for the
+        batch, not one per row); a failed batch is redone row by row so that one bad row
+        (e.g. its workflow file gone) holds up nothing else, and `failed` is told of it."""
+        try:
+            with self.runtime.transaction() as s:
+                return work(s, self._lock(s, ids, due))
+        except Exception:
+            log.warning("a batch of %d deadlines failed; taking its rows one by one", len(ids))
+        done = 0
+        for row_id in ids:
+            try:
+                with self.runtime.transaction() as s:
+                    done += work(s, self._lock(s, [row_id], due))
+            except Exception:
+                log.exception("deadline %s failed", row_id)
+                failed(row_id)
         return done
 
     def _postpone(self, row_id: int, now) -> None:
@@ -94,12 +121,12 @@ class Scheduler:
             seen.update(ids)
             yield ids
 
-    @contextmanager
-    def _locked(self, row_id: int, where):
-        """One row in its own transaction; another scheduler's row is skipped, not waited for."""
-        with self.runtime.transaction() as s:
-            yield s, s.scalar(select(Deadline).where(Deadline.id == row_id, *where)
-                              .with_for_update(skip_locked=True))
+    @staticmethod
+    def _lock(session, ids: list[int], where) -> list[Deadline]:
+        """The rows of `ids` still due, locked for this transaction; another scheduler's rows
+        are skipped, not waited for."""
+        return list(session.scalars(select(Deadline).where(Deadline.id.in_(ids), *where)
+                                    .order_by(Deadline.id).with_for_update(skip_locked=True)))
 
     # -- running ----------------------------------------------------------------------------
     def run(self) -> None:

@@ -69,6 +69,7 @@ class OfficeCalendar:
                 raise CalendarError(f"{WEEKDAYS[wd]}: opening {opens} is not before closing {closes}")
         if not self.hours:
             raise CalendarError("the office is open on no weekday")
+        self._days: dict[date, Day] = {}
         if isinstance(extra_days_off, Mapping):
             self.extra_days_off = dict(extra_days_off)
         else:
@@ -80,6 +81,13 @@ class OfficeCalendar:
         return _indonesian_holidays(d.year).get(d)
 
     def day(self, d: date) -> Day:
+        # Remembered: a calendar never changes once made, and the clock arithmetic asks
+        # for the same few weeks of days thousands of times in a scheduler tick.
+        if (known := self._days.get(d)) is None:
+            known = self._days[d] = self._day(d)
+        return known
+
+    def _day(self, d: date) -> Day:
         hours = self.hours.get(d.weekday())
         reason = None
         if (name := self.holiday(d)) is not None:

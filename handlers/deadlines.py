@@ -1,24 +1,25 @@
 """What happens when a clock reaches a mark: reminders, breaches, escalation.
 
-Each function works on one deadline row inside the caller's transaction. A reminder is
-claimed through the `reminders` table's unique key, so it goes out once whatever the
-number of schedulers, restarts or clock jumps; thresholds passed while nobody looked are
-recorded as suppressed under the one reminder that does go.
+Each function works inside the caller's transaction: reminders on a batch of deadline
+rows, a breach on one. A reminder is claimed through the `reminders` table's unique key,
+so it goes out once whatever the number of schedulers, restarts or clock jumps;
+thresholds passed while nobody looked are recorded as suppressed under the one reminder
+that does go.
 """
 from __future__ import annotations
 
 import logging
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flows.errors import TransitionError
 from flows.i18n import t, when
 from flows.messages import Reply
 from storage.cases import SYSTEM
-from storage.deadlines import clock_of, refresh
-from storage.models import Case, CaseEvent, Deadline, Reminder
+from storage.deadlines import claim_reminders, clock_of, refresh
+from storage.models import Case, CaseEvent, Deadline
 from handlers import notify
 from handlers.office import Office
 
@@ -45,44 +46,68 @@ def _hours(seconds: float, lang: str) -> str:
     return t(lang, "time.hours_minutes", h=hours, m=minutes) if hours else t(lang, "time.minutes", m=minutes)
 
 
-def remind(session: Session, office: Office, row: Deadline, now: datetime) -> bool:
-    """Send the reminder of the highest threshold passed; False if none was due (or taken)."""
+def due_thresholds(office: Office, row: Deadline, now: datetime) -> list[float]:
+    """The thresholds a reminder is due for now (the last one is sent, the others suppressed);
+    empty if none is, with the row's next reminder time moved on."""
     cal = office.calendar
     clock = clock_of(row)
     passed = sorted(f for f in row.thresholds if f not in row.fired and clock.threshold_at(cal, f) <= now)
     if not passed:
         refresh(row, cal)
-        return False
+        return []
     if not cal.is_open(now, closing_included=True):  # nobody reads it at night: deliver at the next opening
         row.next_remind_at = cal.next_opening(now)
-        return False
-    try:
-        with session.begin_nested():
-            for f in passed:
-                session.add(Reminder(deadline_id=row.id, threshold=f, at=now,
-                                     status="sent" if f == passed[-1] else "suppressed"))
-    except IntegrityError:  # another scheduler took it
-        session.refresh(row)
-        return False
-    row.fired = sorted(set(row.fired) | set(passed))
-    refresh(row, cal)
-    case = session.get(Case, row.case_id)
-    if row.kind == "stage":
-        wf = office.cases.workflow_of(case)
-        st = wf.states.get(row.stage)
-        if st is not None and set(st.actors) == {"citizen"}:  # the move is the citizen's
-            text = t(case.language, "remind.citizen", ticket=case.ticket,
-                     due=when(cal, row.due_at, case.language))
-            notify.send_to_citizen(session, case, Reply(text), now)
-            return True
-        officers = notify.holders(session, office, case)
-        for officer in officers:
-            lang = officer.language
-            text = t(lang, "remind.stage", ticket=case.ticket, percent=int(passed[-1] * 100),
-                     stage=(st.label_id if lang == "id" else st.label_en) if st else row.stage,
-                     left=remaining_text(office, row, now, lang), due=when(cal, row.due_at, lang))
-            notify.send_to_officer(session, officer, Reply(text, notify.card_button(lang, case.ticket)), case, now)
-    return True
+        return []
+    return passed
+
+
+def remind_all(session: Session, office: Office, rows: list[Deadline], now: datetime) -> int:
+    """The reminders due on `rows`, claimed in one statement and written in the caller's
+    transaction (a tick's batch costs a few round trips, not a few per row). Returns how
+    many went."""
+    due = {row.id: passed for row in rows if (passed := due_thresholds(office, row, now))}
+    if not due:
+        return 0
+    claimed = claim_reminders(session, due, now)
+    cases = {c.id: c for c in session.scalars(select(Case).where(
+        Case.id.in_({row.case_id for row in rows if row.id in claimed})))}
+    # Asked once per batch, not once per case: the holders of each set of roles, and the
+    # citizens' addresses.
+    officers: dict = {}
+    citizens = notify.addresses_of(session, [c.citizen_id for c in cases.values() if c.citizen_id])
+    for row in rows:
+        if row.id not in due:
+            continue
+        # Claimed or not, these thresholds are done: a row with a claim that is not ours was
+        # reminded by another scheduler, and it moves on to its next threshold all the same.
+        row.fired = sorted(set(row.fired) | set(due[row.id]))
+        refresh(row, office.calendar)
+        if row.id not in claimed:
+            continue
+        _send_reminder(session, office, row, cases[row.case_id], due[row.id][-1], now, officers, citizens)
+    return len(claimed)
+
+
+def _send_reminder(session: Session, office: Office, row: Deadline, case: Case, threshold: float,
+                   now: datetime, officers: dict, citizens: dict) -> None:
+    cal = office.calendar
+    if row.kind != "stage":
+        return
+    wf = office.cases.workflow_of(case)
+    st = wf.states.get(row.stage)
+    if st is not None and set(st.actors) == {"citizen"}:  # the move is the citizen's
+        text = t(case.language, "remind.citizen", ticket=case.ticket, due=when(cal, row.due_at, case.language))
+        notify.send_to_citizen(session, case, Reply(text), now, known=citizens)
+        return
+    texts: dict[str, Reply] = {}  # one per language, however many officers read it
+    for officer in notify.holders(session, office, case, cache=officers):
+        lang = officer.language
+        if lang not in texts:
+            texts[lang] = Reply(t(lang, "remind.stage", ticket=case.ticket, percent=int(threshold * 100),
+                                  stage=(st.label_id if lang == "id" else st.label_en) if st else row.stage,
+                                  left=remaining_text(office, row, now, lang), due=when(cal, row.due_at, lang)),
+                                notify.card_button(lang, case.ticket))
+        notify.send_to_officer(session, officer, texts[lang], case, now)
 
 
 def breach(session: Session, office: Office, row: Deadline, now: datetime) -> None:

@@ -45,9 +45,10 @@ def _send_officers(session, officers: list[Officer], make, case: Case | None, no
         send_to_officer(session, officer, make(officer.language), case, now)
 
 
-def send_to_citizen(session, case: Case, reply: Reply, now, purpose: str = "case_update") -> None:
+def send_to_citizen(session, case: Case, reply: Reply, now, purpose: str = "case_update",
+                    known: dict | None = None) -> None:
     """To every address of the case's citizen that has not blocked the bot."""
-    for identity in citizen_of(session, case):
+    for identity in citizen_of(session, case, known):
         if identity.blocked_at is None:
             enqueue(session, identity.channel, identity.external_id, reply, case_id=case.id,
                     purpose=purpose, now=now)
@@ -89,14 +90,19 @@ def disposed(session: Session, office: Office, case: Case, now) -> None:
                                       card_button(lang, case.ticket)), case, now)
 
 
-def holders(session: Session, office: Office, case: Case) -> list[Officer]:
-    """The officers whose move it is now (unit-bound roles: only the case's unit)."""
+def holders(session: Session, office: Office, case: Case, cache: dict | None = None) -> list[Officer]:
+    """The officers whose move it is now (unit-bound roles: only the case's unit). `cache`
+    keeps the officers of each set of roles for a batch of cases in one transaction."""
     wf = office.cases.workflow_of(case)
     actors = [r for r in wf.states[case.state].actors if r in wf.roles]
     if not actors:  # waiting on the citizen: whoever may act from here
         actors = sorted({r for tr in wf.transitions_from(case.state) for r in tr.roles if r in wf.roles})
+    if cache is None:
+        candidates = officers_in(session, actors)
+    elif (candidates := cache.get(tuple(actors))) is None:
+        candidates = cache[tuple(actors)] = officers_in(session, actors)
     found = []
-    for officer in officers_in(session, actors):
+    for officer in candidates:
         if wf.unit_bound(officer.role) and officer.unit_id is not None and officer.unit_id != case.unit_id:
             continue
         found.append(officer)
@@ -116,10 +122,21 @@ def escalated(session: Session, office: Office, case: Case, reason: str, now) ->
                                       card_button(lang, case.ticket)), case, now)
 
 
-def citizen_of(session: Session, case: Case) -> list[CitizenIdentity]:
+def citizen_of(session: Session, case: Case, known: dict | None = None) -> list[CitizenIdentity]:
+    """The case's citizen's addresses; `known` (from addresses_of) saves a query per case."""
     if case.citizen_id is None:
         return []
+    if known is not None:
+        return known.get(case.citizen_id, [])
     return list(session.scalars(select(CitizenIdentity).where(CitizenIdentity.citizen_id == case.citizen_id)))
+
+
+def addresses_of(session: Session, citizen_ids) -> dict[int, list[CitizenIdentity]]:
+    """The addresses of many citizens in one query, for a batch of notifications."""
+    found: dict[int, list[CitizenIdentity]] = {}
+    for identity in session.scalars(select(CitizenIdentity).where(CitizenIdentity.citizen_id.in_(set(citizen_ids)))):
+        found.setdefault(identity.citizen_id, []).append(identity)
+    return found
 
 
 def transition(session: Session, office: Office, case: Case, tr: TransitionDef, note: str | None, now,

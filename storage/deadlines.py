@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from flows.calendar import OfficeCalendar
 from flows.sla import parse_sla
 from flows.stage_clock import StageClock
 from flows.workflow import CategoryDef, Workflow
-from storage.models import Case, Deadline
+from storage.models import Case, Deadline, Reminder
 
 
 def clock_of(row: Deadline) -> StageClock:
@@ -115,3 +116,17 @@ def on_enter(session: Session, case: Case, workflow: Workflow,
                                               or workflow.states[old_state].final)
         if old_state is None or reopened:
             open_clock(session, case, "escalation", "escalation", escalation.after, (1.0,), now, cal)
+
+
+def claim_reminders(session: Session, due: dict[int, list[float]], now: datetime) -> set[int]:
+    """Claim the reminders due, {deadline id: thresholds passed}, in one statement: the
+    last threshold of each is the one sent, the earlier ones are recorded as suppressed.
+    The unique (deadline, threshold) key makes a claim once-only whatever the number of
+    schedulers; returns the deadline ids whose reminder this transaction may send."""
+    values = [{"deadline_id": i, "threshold": f, "at": now, "status": "sent" if f == passed[-1] else "suppressed"}
+              for i, passed in due.items() for f in passed]
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stored = session.execute(insert(Reminder).values(values)
+                             .on_conflict_do_nothing(index_elements=["deadline_id", "threshold"])
+                             .returning(Reminder.deadline_id, Reminder.status))
+    return {i for i, status in stored if status == "sent"}

@@ -9,7 +9,7 @@ from bot.scheduler import Scheduler
 from flows.case_fields import ActorType
 from storage.cases import Actor
 from storage.db import transaction
-from storage.models import Case, Outbox, Reminder
+from storage.models import Case, Deadline, Outbox, Reminder
 from storage.officers import invite, redeem
 from storage.units import add_unit
 from tests.chat import Chat
@@ -104,6 +104,20 @@ def test_two_schedulers_at_once_fire_each_reminder_once(runtime, clock):
     results = [two.tick()["reminders"], one.tick()["reminders"]]
     assert sorted(results) == [0, 1]
     assert len(reminders(runtime)) == 2
+
+
+def test_a_tick_claims_a_batch_in_one_go_and_skips_what_was_claimed_elsewhere(runtime, clock):
+    tickets = [Chat(runtime, chat_id=f"w-{n}").file_complaint() for n in range(5)]
+    with transaction(runtime.sessions) as s:  # another scheduler already sent the second one's 50%
+        deadline = s.scalar(select(Deadline).join(Case).where(Case.ticket == tickets[1], Deadline.kind == "stage"))
+        s.add(Reminder(deadline_id=deadline.id, threshold=0.5, status="sent", at=clock()))
+    clock.at = wib(2025, 4, 9, 12, 0)
+    assert Scheduler(runtime, clock=clock).tick()["reminders"] == 4
+    sent = reminders(runtime)
+    assert len(sent) == 4 and not any(tickets[1] in r for r in sent)
+    with runtime.sessions() as s:  # every row moved on to its next threshold, the skipped one too
+        nexts = s.scalars(select(Deadline.next_remind_at).where(Deadline.kind == "stage")).all()
+        assert all(n > clock.at for n in nexts)
 
 
 def test_a_paused_stage_does_not_remind(runtime, clock):
