@@ -34,3 +34,4 @@ bench: install
 	$(BIN)/python -m bench.inbound
 	$(BIN)/python -m bench.outbound
 	$(BIN)/python -m bench.scale
+	$(BIN)/python -m bench.memory

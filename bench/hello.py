@@ -6,6 +6,7 @@ def create_app():
     app = Flask(__name__)
 
     @app.post("/webhooks/telegram")
+    @app.post("/webhooks/whatsapp")
     def hello():
         return {"ok": True}
 
