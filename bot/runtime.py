@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -28,9 +28,9 @@ from handlers.office import Office
 from storage.cases import CaseService
 from storage.models import Outbox, utcnow
 from storage.outbox import FAILED, PENDING, mark_sent
-from storage.redis_store import MEMORY_URL, Busy, chat_lock
+from storage.redis_store import MEMORY_URL
 from bot.worker import enqueue_drain, rq_connection
-from storage.db import make_engine, make_sessionmaker, transaction
+from storage.db import lock_conversation, make_engine, make_sessionmaker, transaction
 from storage.migrate import is_current
 from storage.redis_store import connect
 
@@ -100,25 +100,13 @@ class Runtime:
         if inbound is None:
             with self.transaction() as s:
                 return process(s, self.conversation, self.officers, channel, provider_id, None, raw, now)
-        with self._serialized(channel, inbound.chat_id):
-            with self.transaction() as s:
-                new = process(s, self.conversation, self.officers, channel, provider_id, inbound, raw, now)
-                chats = s.info.pop("outbox_chats", set())
+        with self.transaction() as s:
+            lock_conversation(s, channel, inbound.chat_id)
+            new = process(s, self.conversation, self.officers, channel, provider_id, inbound, raw, now)
+            chats = s.info.pop("outbox_chats", set())
         for out_channel, chat_id in chats:
             self.wake_outbound(out_channel, chat_id)
         return new
-
-    @contextmanager
-    def _serialized(self, channel: str, chat_id: str):
-        """The conversation's Redis lock; without Redis (down, or a stuck holder) the
-        message is still stored and handled: the database keeps it exactly once, and a
-        provider like Twilio does not retry a failed webhook."""
-        with ExitStack() as stack:
-            try:
-                stack.enter_context(chat_lock(self.redis, channel, chat_id))
-            except (redis.RedisError, Busy) as exc:
-                log.warning("handling without the conversation lock (%s)", type(exc).__name__)
-            yield
 
     def record_delivery_status(self, channel: str, provider_message_id: str, status: str,
                                error_code: str | None) -> None:

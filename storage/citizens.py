@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from storage.models import Citizen, CitizenIdentity
 
@@ -13,8 +13,9 @@ from storage.models import Citizen, CitizenIdentity
 def identity_for(session: Session, channel: str, external_id: str, *, language: str = "id",
                  now: datetime) -> CitizenIdentity:
     """The identity behind a chat, created with its citizen on first contact."""
-    query = select(CitizenIdentity).where(CitizenIdentity.channel == channel,
-                                          CitizenIdentity.external_id == external_id)
+    query = (select(CitizenIdentity).where(CitizenIdentity.channel == channel,
+                                           CitizenIdentity.external_id == external_id)
+             .options(joinedload(CitizenIdentity.citizen)))  # every message needs both
     found = session.scalar(query)
     if found is not None:
         return found

@@ -1,11 +1,12 @@
 """Engines and sessions, with the same behaviour on SQLite (WAL) and PostgreSQL."""
 from __future__ import annotations
 
+import hashlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -64,3 +65,15 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         with session.begin():
             session.connection(execution_options={WRITE_OPTION: True})
             yield session
+
+
+def lock_conversation(session: Session, channel: str, chat_id: str) -> None:
+    """Serialize one conversation's messages: held until this transaction ends (commit,
+    rollback or a dead connection), so nothing outside the database can keep it. On
+    PostgreSQL a transaction-scoped advisory lock on a hash of the chat (a collision only
+    makes two chats wait for each other); on SQLite the unit of work already holds the
+    database's one write lock (BEGIN IMMEDIATE), which serializes every conversation."""
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.blake2b(f"{channel}:{chat_id}".encode(), digest_size=8).digest()
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                        {"key": int.from_bytes(digest, "big", signed=True)})

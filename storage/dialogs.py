@@ -16,32 +16,47 @@ class Expired:
     step: str | None
 
 
+def _find(session: Session, channel: str, chat_id: str) -> Dialog | None:
+    return session.scalar(select(Dialog).where(Dialog.channel == channel, Dialog.chat_id == chat_id))
+
+
 def load(session: Session, channel: str, chat_id: str, now: datetime):
     """The state dict, None if there is none, or Expired if it timed out."""
-    row = session.scalar(select(Dialog).where(Dialog.channel == channel, Dialog.chat_id == chat_id))
-    if row is None:
-        return None
-    if row.expires_at <= now:
-        step = (row.state or {}).get("step")
+    row = _find(session, channel, chat_id)
+    if row is not None and row.expires_at <= now:
         session.delete(row)
-        return Expired(step)
-    return dict(row.state)
+        session.flush()  # gone before save() may add the chat's next dialog (a unique key)
+        _loaded(session)[channel, chat_id] = None
+        return Expired((row.state or {}).get("step"))
+    _loaded(session)[channel, chat_id] = row  # save() in the same transaction needs no query
+    return None if row is None else dict(row.state)
 
 
 def save(session: Session, channel: str, chat_id: str, state: dict | None, now: datetime,
          ttl: timedelta) -> None:
     """Keep `state` for `ttl` from now; None clears it."""
-    row = session.scalar(select(Dialog).where(Dialog.channel == channel, Dialog.chat_id == chat_id))
+    loaded = _loaded(session)
+    row = loaded[channel, chat_id] if (channel, chat_id) in loaded else _find(session, channel, chat_id)
     if state is None:
         if row is not None:
             session.delete(row)
+        loaded[channel, chat_id] = None
         return
     if row is None:
-        row = Dialog(channel=channel, chat_id=chat_id, state=state, updated_at=now,
-                     expires_at=now + ttl)
+        row = loaded[channel, chat_id] = Dialog(channel=channel, chat_id=chat_id, state=state,
+                                                updated_at=now, expires_at=now + ttl)
         session.add(row)
     else:
         row.state, row.updated_at, row.expires_at = state, now, now + ttl
+
+
+def _loaded(session: Session) -> dict:
+    """The dialog rows this transaction has read or written, by (channel, chat id)."""
+    tx = session.get_transaction()
+    known = session.info.get("dialogs")
+    if known is None or known[0] is not tx:  # a new transaction reads afresh
+        known = session.info["dialogs"] = (tx, {})
+    return known[1]
 
 
 def purge_expired(session: Session, now: datetime) -> int:
