@@ -7,9 +7,18 @@ inline buttons (Telegram), numbered lists (WhatsApp) or buttons (web chat).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.S)
+
+
+def _drop_nul(obj) -> None:
+    """No person means a NUL character, and PostgreSQL text cannot hold one: a citizen's
+    text (or a forged address) carrying it would fail every retry of its webhook."""
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, str) and "\x00" in value:
+            object.__setattr__(obj, f.name, value.replace("\x00", ""))
 
 
 @dataclass(frozen=True)
@@ -19,6 +28,9 @@ class Attachment:
     content_type: str | None = None
     size: int | None = None
     filename: str | None = None
+
+    def __post_init__(self):
+        _drop_nul(self)
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -36,6 +48,9 @@ class Inbound:
     phone: str | None = None  # WhatsApp sender, or a contact the citizen shared
     reply_to: str | None = None  # the provider id of the message this one answers (Telegram)
     event: str = "message"  # message | blocked | unblocked
+
+    def __post_init__(self):
+        _drop_nul(self)
 
     @property
     def command(self) -> tuple[str, str] | None:

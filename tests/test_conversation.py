@@ -252,3 +252,13 @@ def test_internal_notes_of_a_transition_stay_internal(make_runtime):
         runtime.cases.fire(s, ticket, "to_leadership", officer, note="Pelapor kerabat kepala dinas")
     detail = chat.say(f"/status {ticket}")[0]
     assert "Tindak Lanjut Pimpinan" in detail and "kerabat" not in detail
+
+
+def test_a_nul_character_in_a_citizens_text_is_dropped_not_a_failing_webhook(runtime):
+    """PostgreSQL text cannot hold NUL: kept, every retry of the webhook would fail."""
+    ticket = Chat(runtime).file_complaint(text="Lampu jalan\x00 di depan kantor mati sejak seminggu.",
+                                          name="Siti\x00 Aminah")
+    with runtime.sessions() as s:
+        case = s.scalar(select(Case).where(Case.ticket == ticket))
+        assert case.text == "Lampu jalan di depan kantor mati sejak seminggu."
+        assert s.scalar(select(Citizen.name)) == "Siti Aminah"
