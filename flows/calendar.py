@@ -210,6 +210,33 @@ class OfficeCalendar:
                 count += 1
         return count
 
+    def weeks(self, start: datetime, end: datetime) -> list[tuple[date, datetime]]:
+        """The local weeks (Monday to Sunday) that [start, end) touches: each Monday, and the
+        instant its week begins (UTC)."""
+        monday = self.local(start).date()
+        monday -= timedelta(days=monday.weekday())
+        weeks = []
+        while True:
+            begins = datetime.combine(monday, time(0), self.tz).astimezone(timezone.utc)
+            if weeks and begins >= end:
+                return weeks
+            weeks.append((monday, begins))
+            monday += timedelta(days=7)
+
+    def cuts(self, start: datetime, end: datetime) -> list[datetime]:
+        """Every local midnight and closing time from start's local day to end's, in UTC, sorted.
+        Instants between two neighbouring cuts share the local date and the side of that day's
+        closing time: all `working_days_between` reads of an instant (`start_day` looks at the
+        closing time, the end only at the date). So reports count instants by interval."""
+        d, last, cuts = self.local(start).date(), self.local(max(start, end)).date(), set()
+        while d <= last:
+            # in UTC before the set: aware datetimes of one zone compare by wall clock (DST)
+            cuts.add(datetime.combine(d, time(0), self.tz).astimezone(timezone.utc))
+            if (hours := self.hours.get(d.weekday())) is not None:
+                cuts.add(datetime.combine(d, hours[1], self.tz).astimezone(timezone.utc))
+            d += timedelta(days=1)
+        return sorted(cuts)
+
 
 def parse_hours(text: str) -> tuple[time, time] | None:
     """Read "07:30-16:00" (or "07.30-16.00"); an empty text or "closed"/"tutup" is None."""

@@ -1,7 +1,10 @@
 """The working-day clock against dates written by hand from the 2025 holiday decree."""
-from datetime import date, datetime, time, timezone
+from bisect import bisect_right
+from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flows.calendar import OfficeCalendar, parse_week, zone_abbreviation
 from flows.errors import CalendarError
@@ -105,6 +108,31 @@ def test_working_seconds_between():
 
 def test_working_days_between():
     assert JAKARTA.working_days_between(wib(2025, 3, 27, 15, 45), wib(2025, 4, 10, 16, 0)) == 3
+
+
+AMSTERDAM = OfficeCalendar("Europe/Amsterdam")  # summer time starts 30 Mar, ends 26 Oct 2025
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([JAKARTA, BENGKULU, SORONG, AMSTERDAM]), st.data())
+def test_instants_between_two_cuts_count_alike(cal, data):
+    """What reports rely on to count instants by interval (storage.reporting)."""
+    cuts = cal.cuts(datetime(2025, 3, 1, tzinfo=timezone.utc), datetime(2025, 11, 30, tzinfo=timezone.utc))
+    near_a_cut = st.builds(lambda i, d: cuts[i] + d, st.integers(1, len(cuts) - 1),
+                           st.timedeltas(-timedelta(seconds=1), timedelta(seconds=1)))
+    opened, answered = data.draw(near_a_cut), data.draw(near_a_cut)
+
+    def stand_in(at):
+        return cuts[bisect_right(cuts, at) - 1]
+    assert cal.working_days_between(opened, answered) == \
+        cal.working_days_between(stand_in(opened), stand_in(answered))
+
+
+def test_weeks_begin_at_the_local_monday_midnight():
+    weeks = SORONG.weeks(wit(2025, 4, 1), wit(2025, 5, 1))
+    assert [m for m, _ in weeks] == [date(2025, 3, 31), date(2025, 4, 7), date(2025, 4, 14), date(2025, 4, 21),
+                                     date(2025, 4, 28)]
+    assert weeks[1][1] == datetime(2025, 4, 6, 15, 0, tzinfo=timezone.utc)  # 00:00 WIT is 15:00 UTC
 
 
 def test_april_2025_has_16_working_days():

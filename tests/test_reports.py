@@ -1,5 +1,6 @@
 """The monthly and evaluation reports against cases counted by hand (April 2025)."""
 import csv
+from datetime import date
 
 import pytest
 from click.testing import CliRunner
@@ -13,7 +14,7 @@ from storage.cases import Actor
 from storage.db import transaction
 from storage.reporting import figures
 from storage.units import add_unit
-from tests.conftest import wib
+from tests.conftest import local, wib
 
 ADMIN, UNIT = Actor(ActorType.OFFICER, "admin", 1), Actor(ActorType.OFFICER, "unit_officer", 2)
 
@@ -58,6 +59,38 @@ def test_the_figures_match_a_count_by_hand(april):
     assert f.sla == {"disposed": (1, 0, 0), "in_progress": (1, 0, 0), "received": (1, 0, 1), "verified": (1, 0, 0)}
     assert f.escalations == 0 and f.ratings == 0
     assert sum(sum(c.values()) for c in f.weekly.values()) == 4
+
+
+@pytest.mark.parametrize("zone", ["Asia/Jakarta", "Asia/Jayapura"])
+def test_follow_up_days_and_weeks_go_by_the_office_day(database_url, engine, zone):
+    """The SQL counts by the office's local date and closing time, not by the UTC date: every
+    case below opens or is answered before 07:00 local (the previous day in UTC) or after closing."""
+    at = local(zone)
+    rt = Runtime(Settings.model_validate({"database": {"url": database_url},
+                                          "office": {"name": "BPS Uji", "timezone": zone}}))
+    cases = [  # opened, rejected
+        # Mon 7 Apr is cuti bersama, so the clock starts Tue 8: Wed 9 is 1 working day
+        (at(2025, 4, 7, 6, 30), at(2025, 4, 9, 10, 0)),
+        # before closing on Wed 16: Thu 17, (Good Friday 18, weekend), Mon 21, Tue 22: 3
+        (at(2025, 4, 16, 15, 30), at(2025, 4, 22, 6, 0)),
+        # after closing on Wed 16 the clock starts Thu 17: Mon 21, Tue 22: 2
+        (at(2025, 4, 16, 16, 15), at(2025, 4, 22, 6, 0)),
+        (at(2025, 4, 28, 5, 0), None),  # Monday locally, Sunday in UTC
+        (at(2025, 4, 30, 23, 30), None),  # the month's last local day
+        (at(2025, 5, 1, 0, 30), None),  # April in UTC, May in the office
+    ]
+    with transaction(rt.sessions) as s:
+        for opened, rejected in cases:
+            case = rt.cases.open_case(s, kind="pengaduan", text="Kasus di tepi hari", channel="webchat", now=opened)
+            if rejected:
+                rt.cases.fire(s, case.ticket, "reject", ADMIN, note="Bukan pengaduan", now=rejected)
+    start, end = month_bounds(rt.calendar, "2025-04")
+    with rt.sessions() as s:
+        f = figures(s, rt.workflow, rt.calendar, start, end)
+    rt.close()
+    assert f.total == 5 and f.followed_up == 3 and f.avg_follow_up_days == (1 + 3 + 2) / 3
+    assert f.weekly == {date(2025, 4, 7): {"rejected": 1}, date(2025, 4, 14): {"rejected": 2},
+                        date(2025, 4, 28): {"received": 2}}
 
 
 def test_monthly_report_csv_xlsx_pdf(april, tmp_path):
