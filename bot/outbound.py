@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # Telegram: about 1 message a second per chat and 30 a second overall. A little margin:
 # requests leave in order but do not always arrive in it.
 LIMITS = {"telegram": (1.1, 28)}
+OUT_LOCK_TTL = 10.0  # seconds a dead dispatcher's chat stays locked
 
 
 class Dispatcher:
@@ -51,7 +52,11 @@ class Dispatcher:
         if channel not in self.senders:
             return 0
         try:
-            with chat_lock(self.runtime.redis, f"out-{channel}", chat_id, wait=0.01, timeout=300):
+            # Renewed while held, so a dispatcher killed mid-send frees the chat within
+            # OUT_LOCK_TTL seconds, however long a live one drains (a patient drain can take
+            # a minute).
+            with chat_lock(self.runtime.redis, f"out-{channel}", chat_id, wait=0.01,
+                           timeout=OUT_LOCK_TTL, keep_alive=True):
                 return self._drain(channel, chat_id, patient=patient)
         except Busy:
             return 0  # another dispatcher has this chat

@@ -21,7 +21,10 @@ _runtime = None  # the runtime of this worker process, set by run_worker()
 
 
 def rq_connection(url: str) -> redis.Redis:
-    """RQ wants raw bytes from Redis; the in-process server is shared with the app."""
+    """RQ wants raw bytes from Redis; the in-process server is shared with the app.
+    Short timeouts: the web process queues a nudge after its commit, and a Redis that hangs
+    must not hold the webhook's answer (the sweep sends the rows anyway); RQ's worker
+    raises the read timeout itself for its blocking dequeue."""
     if url == MEMORY_URL:
         import fakeredis
 
@@ -29,7 +32,7 @@ def rq_connection(url: str) -> redis.Redis:
 
         store.connect(MEMORY_URL)  # make sure the shared fake server exists
         return fakeredis.FakeRedis(server=store._memory_server)
-    return redis.Redis.from_url(url, socket_connect_timeout=2)
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
 
 
 def drain_chat(channel: str, chat_id: str) -> int:

@@ -6,6 +6,7 @@ nothing.
 """
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import contextmanager
 from typing import Iterator
@@ -35,19 +36,38 @@ class Busy(Exception):
 
 @contextmanager
 def chat_lock(client: redis.Redis, channel: str, chat_id: str, *, timeout: float = 30,
-              wait: float = 10, prefix: str = "aduan") -> Iterator[None]:
-    """Serialize the handling of one conversation across threads and processes."""
+              wait: float = 10, prefix: str = "aduan", keep_alive: bool = False) -> Iterator[None]:
+    """Serialize the handling of one conversation across threads and processes.
+
+    With `keep_alive` the lock is renewed in the background while it is held, so `timeout`
+    can be short whatever the work takes: a holder that dies (kill -9) frees the
+    conversation within `timeout` seconds instead of blocking it for the longest possible
+    piece of work."""
     lock = client.lock(f"{prefix}:chat:{channel}:{chat_id}", timeout=timeout,
-                       blocking_timeout=wait)
+                       blocking_timeout=wait, thread_local=not keep_alive)
     if not lock.acquire():
         raise Busy(f"conversation {channel}:{chat_id} is busy")
+    done = threading.Event()
+    if keep_alive:
+        threading.Thread(target=_keep_alive, args=(lock, timeout / 3, done), daemon=True,
+                         name="chat-lock-keep-alive").start()
     try:
         yield
     finally:
+        done.set()
         try:
             lock.release()
         except redis.RedisError:  # LockError included: it expired while we worked
             pass  # the next holder is already in, or Redis is gone and the key expires
+
+
+def _keep_alive(lock, every: float, done: threading.Event) -> None:
+    """Reset the lock's time to live every `every` seconds until `done`."""
+    while not done.wait(every):
+        try:
+            lock.reacquire()
+        except redis.RedisError:  # LockError included: not ours any more, or Redis is gone
+            return
 
 
 class LeaderLock:

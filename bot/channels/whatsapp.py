@@ -72,6 +72,8 @@ def blueprint() -> Blueprint:
         if cfg.auth_token is None or cfg.public_url is None or not signature or \
                 not RequestValidator(cfg.auth_token.get_secret_value()).validate(cfg.public_url, params, signature):
             return "forbidden", 403
+        if "\x00" in params.get("MessageSid", ""):  # never a Twilio id; PostgreSQL text cannot hold it
+            return "not a WhatsApp message", 400
         if "MessageStatus" in params and "Body" not in params and "NumMedia" not in params:
             runtime.record_delivery_status(CHANNEL, params.get("MessageSid", ""), params["MessageStatus"],
                                            params.get("ErrorCode"))
