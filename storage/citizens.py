@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from storage.models import Citizen, CitizenIdentity
@@ -12,18 +11,17 @@ from storage.models import Citizen, CitizenIdentity
 
 def identity_for(session: Session, channel: str, external_id: str, *, language: str = "id",
                  now: datetime) -> CitizenIdentity:
-    """The identity behind a chat, created with its citizen on first contact."""
+    """The identity behind a chat, created with its citizen on first contact (by the
+    handling of a message, under the conversation's lock)."""
     query = (select(CitizenIdentity).where(CitizenIdentity.channel == channel,
                                            CitizenIdentity.external_id == external_id)
              .options(joinedload(CitizenIdentity.citizen)))  # every message needs both
     found = session.scalar(query)
-    if found is not None:
-        return found
-    try:
-        with session.begin_nested():  # another process may create it at the same moment
-            found = CitizenIdentity(channel=channel, external_id=external_id,
-                                    citizen=Citizen(language=language, created_at=now))
-            session.add(found)
-    except IntegrityError:
-        found = session.scalar(query)
+    if found is None:
+        # No race to guard against: the caller holds the conversation's lock (a message is
+        # handled under it), so no one else creates this chat's identity meanwhile. Should
+        # the unique key still object, the message fails whole and its webhook is retried.
+        found = CitizenIdentity(channel=channel, external_id=external_id, last_inbound_at=now,
+                                citizen=Citizen(language=language, created_at=now))
+        session.add(found)
     return found
