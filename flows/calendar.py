@@ -70,6 +70,11 @@ class OfficeCalendar:
         if not self.hours:
             raise CalendarError("the office is open on no weekday")
         self._days: dict[date, Day] = {}
+        # A stage clock asks for its due time and its start's next opening several times
+        # per reminder (thresholds, the new due time, the time left): remember the recent
+        # answers. Bounded, as a scheduler sees a million clocks in its life.
+        self.due = lru_cache(maxsize=4096)(self.due)
+        self.next_opening = lru_cache(maxsize=4096)(self.next_opening)
         if isinstance(extra_days_off, Mapping):
             self.extra_days_off = dict(extra_days_off)
         else:

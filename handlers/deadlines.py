@@ -20,6 +20,7 @@ from flows.messages import Reply
 from storage.cases import SYSTEM
 from storage.deadlines import claim_reminders, clock_of, refresh
 from storage.models import Case, CaseEvent, Deadline
+from storage.outbox import batched
 from handlers import notify
 from handlers.office import Office
 
@@ -75,16 +76,16 @@ def remind_all(session: Session, office: Office, rows: list[Deadline], now: date
     # citizens' addresses.
     officers: dict = {}
     citizens = notify.addresses_of(session, [c.citizen_id for c in cases.values() if c.citizen_id])
-    for row in rows:
-        if row.id not in due:
-            continue
-        # Claimed or not, these thresholds are done: a row with a claim that is not ours was
-        # reminded by another scheduler, and it moves on to its next threshold all the same.
-        row.fired = sorted(set(row.fired) | set(due[row.id]))
-        refresh(row, office.calendar)
-        if row.id not in claimed:
-            continue
-        _send_reminder(session, office, row, cases[row.case_id], due[row.id][-1], now, officers, citizens)
+    with batched(session):  # the batch's messages in one statement
+        for row in rows:
+            if row.id not in due:
+                continue
+            # Claimed or not, these thresholds are done: a row with a claim that is not ours
+            # was reminded by another scheduler, and moves on to its next threshold the same.
+            row.fired = sorted(set(row.fired) | set(due[row.id]))
+            refresh(row, office.calendar)
+            if row.id in claimed:
+                _send_reminder(session, office, row, cases[row.case_id], due[row.id][-1], now, officers, citizens)
     return len(claimed)
 
 
