@@ -126,7 +126,8 @@ def claim_reminders(session: Session, due: dict[int, list[float]], now: datetime
     values = [{"deadline_id": i, "threshold": f, "at": now, "status": "sent" if f == passed[-1] else "suppressed"}
               for i, passed in due.items() for f in passed]
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stored = session.execute(insert(Reminder).values(values)
-                             .on_conflict_do_nothing(index_elements=["deadline_id", "threshold"])
-                             .returning(Reminder.deadline_id, Reminder.status))
+    # Parameter sets, not .values(list): the statement compiles once and is cached; a
+    # VALUES list of a new length compiles anew every batch.
+    stored = session.execute(insert(Reminder).on_conflict_do_nothing(index_elements=["deadline_id", "threshold"])
+                             .returning(Reminder.deadline_id, Reminder.status), values)
     return {i for i, status in stored if status == "sent"}
