@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Iterator
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from flows.messages import Reply
@@ -43,7 +43,7 @@ def enqueue(session: Session, channel: str, chat_id: str, reply: Reply, *,
     if (batch := session.info.get(_BATCH)) is not None:
         batch.extend(rows)
     else:
-        session.execute(insert(Outbox), rows)
+        _write(session, rows)
     # Who to nudge after the commit (the worker's RQ jobs are per chat).
     session.info.setdefault("outbox_chats", set()).add((channel, str(chat_id)))
 
@@ -58,9 +58,15 @@ def batched(session: Session) -> Iterator[None]:
     try:
         yield
         if rows:
-            session.execute(insert(Outbox), rows)
+            _write(session, rows)
     finally:
         del session.info[_BATCH]
+
+
+def _write(session: Session, rows: list[dict]) -> None:
+    # Plain Core on the transaction's connection: nothing of the ORM's to keep in step (a
+    # case_id given is a case already flushed), and a few hundred microseconds less a message.
+    session.connection().execute(Outbox.__table__.insert(), rows)
 
 
 def split_text(text: str, limit: int) -> list[str]:
