@@ -40,6 +40,7 @@ def save(session: Session, channel: str, chat_id: str, state: dict | None, now: 
     if state is None:
         if row is not None:
             session.delete(row)
+            session.flush()  # gone before a later save() in this transaction adds a new one
         loaded[channel, chat_id] = None
         return
     if row is None:
