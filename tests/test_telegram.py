@@ -1,6 +1,7 @@
 """Telegram end to end: real webhook requests in, a fake Bot API out."""
 import itertools
 import json
+import random
 import threading
 
 import pytest
@@ -148,6 +149,33 @@ def test_the_same_update_three_times_at_once_makes_one_effect(runtime):
     assert results == [200, 200, 200]
     assert count(runtime, InboundMessage) == 1
     assert count(runtime, Outbox) == 2  # the greeting and the privacy notice, once
+
+
+def test_updates_replayed_three_times_out_of_order_and_concurrently_have_one_effect_each(runtime):
+    """What Telegram does after a timeout: the same updates again, in any order, at once."""
+    updates = [message("/start", chat=8800 + n) for n in range(8)]
+    copies = [u for u in updates for _ in range(3)]
+    random.Random(6).shuffle(copies)
+    app = create_app(runtime=runtime)
+    results, lock = [], threading.Lock()
+
+    def deliver(share):
+        client = app.test_client()
+        for update in share:
+            status = client.post("/webhooks/telegram", json=update, headers=HEADERS).status_code
+            with lock:
+                results.append(status)
+
+    threads = [threading.Thread(target=deliver, args=(copies[k::6],)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200] * len(copies)
+    assert count(runtime, InboundMessage) == len(updates)
+    with runtime.sessions() as s:  # the greeting and the privacy notice, once per chat
+        per_chat = dict(s.execute(select(Outbox.chat_id, func.count()).group_by(Outbox.chat_id)).all())
+    assert per_chat == {str(8800 + n): 2 for n in range(8)}
 
 
 def test_edited_messages_and_group_chats_are_recorded_and_ignored(client, runtime):
