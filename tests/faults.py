@@ -3,12 +3,15 @@ again, a fake Bot API that logs every message it receives (and can answer slowly
 one request), and the reconciliation of what the provider got against the outbox."""
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import socket
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 import redis
@@ -24,6 +27,29 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_update(n: int, first_id: int, first_chat: int) -> dict:
+    """A Telegram update: /start from chat first_chat + n, update id first_id + n."""
+    return {"update_id": first_id + n, "message": {
+        "message_id": n, "date": 1, "text": "/start", "chat": {"id": first_chat + n, "type": "private"},
+        "from": {"id": first_chat + n, "is_bot": False, "first_name": "U"}}}
+
+
+def post_update(port: int, body: dict, secret: str, timeout: float = 10) -> int:
+    """POST a Telegram update to the server on `port`: its status, 0 if refused or cut off
+    (as Telegram sees it: anything but a 2xx is delivered again)."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/telegram", method="POST",
+                                 data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json",
+                                          "X-Telegram-Bot-Api-Secret-Token": secret})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
 
 
 class RedisServer:

@@ -1,10 +1,8 @@
 """kill -9 the server (web + outbound + scheduler in one process) in the middle of a
 load, start it again, replay what was not acknowledged (as Telegram does), and reconcile:
 every acknowledged update has exactly one row, every outbox row ends sent."""
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,32 +12,17 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import create_engine, text
 
 from tests.fakes.telegram_api import FakeBotAPI
+from tests.faults import free_port, post_update, start_update
 
 SECRET, TOKEN = "kill-secret", "123:TEST"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def update(n):
-    return {"update_id": 50_000 + n, "message": {
-        "message_id": n, "date": 1, "text": "/start", "chat": {"id": 3000 + n, "type": "private"},
-        "from": {"id": 3000 + n, "is_bot": False, "first_name": "U"}}}
+    return start_update(n, 50_000, 3000)
 
 
 def post(port, body) -> int:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/telegram", method="POST",
-                                 data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json",
-                                          "X-Telegram-Bot-Api-Secret-Token": SECRET})
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return r.status
-    except OSError:
-        return 0  # refused or cut off: not acknowledged
+    return post_update(port, body, SECRET, timeout=5)
 
 
 def start(env, cwd):

@@ -2,14 +2,11 @@
 while it is in the middle of a send, start a new worker, and reconcile: every outbox row
 ends sent, each chat's messages reach the provider in order, and the only duplicates are
 the sends that were in flight when the worker died (at-least-once delivery)."""
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -17,7 +14,8 @@ import redis
 from sqlalchemy import create_engine, text
 
 from storage.redis_store import Busy, chat_lock
-from tests.faults import LoggingBotAPI, free_port, needs_redis_server, reconcile, redis_server  # noqa: F401
+from tests.faults import (LoggingBotAPI, free_port, needs_redis_server, post_update,  # noqa: F401
+                          reconcile, redis_server, start_update)
 
 SECRET, TOKEN = "worker-kill-secret", "123:TEST"
 CHATS = 30          # one /start each: a greeting and a privacy notice, 60 outbox rows
@@ -27,23 +25,11 @@ IN_FLIGHT_PER_WORKER = 2
 
 
 def update(n):
-    return {"update_id": 70_000 + n, "message": {
-        "message_id": n, "date": 1, "text": "/start", "chat": {"id": 5000 + n, "type": "private"},
-        "from": {"id": 5000 + n, "is_bot": False, "first_name": "U"}}}
+    return start_update(n, 70_000, 5000)
 
 
 def post(port, body) -> int:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/telegram", method="POST",
-                                 data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json",
-                                          "X-Telegram-Bot-Api-Secret-Token": SECRET})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0  # refused or cut off
+    return post_update(port, body, SECRET)
 
 
 def spawn(args, env, cwd, name):
