@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -77,3 +78,10 @@ def lock_conversation(session: Session, channel: str, chat_id: str) -> None:
         digest = hashlib.blake2b(f"{channel}:{chat_id}".encode(), digest_size=8).digest()
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                         {"key": int.from_bytes(digest, "big", signed=True)})
+
+
+def upsert_insert(session: Session, model):
+    """An INSERT for `model` that knows ON CONFLICT (PostgreSQL's or SQLite's, as the
+    session's database is), for writes the unique keys make once-only."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model)

@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from flows.calendar import OfficeCalendar
 from flows.sla import parse_sla
 from flows.stage_clock import StageClock
 from flows.workflow import CategoryDef, Workflow
+from storage.db import upsert_insert
 from storage.models import Case, Deadline, Reminder
 
 
@@ -125,9 +125,8 @@ def claim_reminders(session: Session, due: dict[int, list[float]], now: datetime
     schedulers; returns the deadline ids whose reminder this transaction may send."""
     values = [{"deadline_id": i, "threshold": f, "at": now, "status": "sent" if f == passed[-1] else "suppressed"}
               for i, passed in due.items() for f in passed]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     # Parameter sets, not .values(list): the statement compiles once and is cached; a
     # VALUES list of a new length compiles anew every batch.
-    stored = session.execute(insert(Reminder).on_conflict_do_nothing(index_elements=["deadline_id", "threshold"])
-                             .returning(Reminder.deadline_id, Reminder.status), values)
-    return {i for i, status in stored if status == "sent"}
+    claim = (upsert_insert(session, Reminder).on_conflict_do_nothing(index_elements=["deadline_id", "threshold"])
+             .returning(Reminder.deadline_id, Reminder.status))
+    return {i for i, status in session.execute(claim, values) if status == "sent"}

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage.db import upsert_insert
 from storage.models import InboundMessage
 
 
@@ -13,11 +13,10 @@ def record(session: Session, channel: str, provider_message_id: str, chat_id: st
            payload: dict, now: datetime) -> bool:
     """Store the delivery; False if it was stored before (a retry or a duplicate).
     One statement: INSERT ... ON CONFLICT DO NOTHING, on PostgreSQL and SQLite alike."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stored = session.execute(
-        insert(InboundMessage).values(channel=channel, provider_message_id=provider_message_id,
-                                      chat_id=chat_id, payload=payload, received_at=now)
+        upsert_insert(session, InboundMessage)
+        .values(channel=channel, provider_message_id=provider_message_id, chat_id=chat_id, payload=payload,
+                received_at=now)
         .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
         .returning(InboundMessage.id)).scalar_one_or_none()
     return stored is not None

@@ -5,7 +5,11 @@ set. A configured service that does not answer stops the run: a failure, never a
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
+from contextlib import AbstractContextManager
+from typing import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -53,6 +57,26 @@ def local(tz: str):
 
 
 wib, wita, wit = local("Asia/Jakarta"), local("Asia/Makassar"), local("Asia/Jayapura")
+
+
+def overlaps_under(lock: Callable[[], AbstractContextManager], holders: int = 5) -> list[int]:
+    """Threads that each hold `lock()` for a moment: those that found another inside."""
+    inside, overlaps = [], []
+
+    def hold(n):
+        with lock():
+            if inside:
+                overlaps.append(n)
+            inside.append(n)
+            time.sleep(0.02)
+            inside.remove(n)
+
+    threads = [threading.Thread(target=hold, args=(n,)) for n in range(holders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return overlaps
 
 
 @pytest.fixture(scope="session")

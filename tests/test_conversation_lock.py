@@ -2,31 +2,22 @@
 transaction (PostgreSQL: an advisory lock; SQLite: the write lock), so it needs no Redis
 and nothing can hold it after the transaction is gone."""
 import threading
-import time
+from contextlib import contextmanager
 
 import pytest
 
 from storage.db import lock_conversation, transaction
+from tests.conftest import overlaps_under
 
 
 def test_one_conversation_is_handled_one_message_at_a_time(sessions):
-    inside, overlaps = [], []
-
-    def handle(n):
+    @contextmanager
+    def message():
         with transaction(sessions) as s:
             lock_conversation(s, "telegram", "123")
-            if inside:
-                overlaps.append(n)
-            inside.append(n)
-            time.sleep(0.02)
-            inside.remove(n)
+            yield
 
-    threads = [threading.Thread(target=handle, args=(n,)) for n in range(5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert overlaps == [] and inside == []
+    assert overlaps_under(message) == []
 
 
 def test_the_lock_goes_with_the_transaction_even_when_it_fails(sessions):

@@ -1,10 +1,10 @@
 """Redis helpers on in-process fakeredis and, when configured, a real Redis server."""
-import threading
 import time
 
 import pytest
 
 from storage.redis_store import MEMORY_URL, Busy, LeaderLock, chat_lock, connect
+from tests.conftest import overlaps_under
 
 
 def test_memory_url_is_one_shared_in_process_server():
@@ -15,22 +15,7 @@ def test_memory_url_is_one_shared_in_process_server():
 
 
 def test_chat_lock_serializes_one_conversation(redis_client, redis_prefix):
-    inside, overlaps = [], []
-
-    def handle(n):
-        with chat_lock(redis_client, "telegram", "123", prefix=redis_prefix, wait=10):
-            if inside:
-                overlaps.append(n)
-            inside.append(n)
-            time.sleep(0.02)
-            inside.remove(n)
-
-    threads = [threading.Thread(target=handle, args=(n,)) for n in range(5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert overlaps == []
+    assert overlaps_under(lambda: chat_lock(redis_client, "telegram", "123", prefix=redis_prefix, wait=10)) == []
 
 
 def test_chat_lock_gives_up_with_busy(redis_client, redis_prefix):
