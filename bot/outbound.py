@@ -16,8 +16,9 @@ from typing import Callable
 from sqlalchemy import select, update
 
 from bot.channels.base import FAILED, HELD, RETRY, SENT, Outgoing, SendResult, Sender
+from handlers import notify
 from storage import dialogs, outbox
-from storage.models import CitizenIdentity, Outbox, utcnow
+from storage.models import CitizenIdentity, OfficerIdentity, Outbox, utcnow
 from storage.redis_store import Busy, RateLimiter, chat_lock
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,9 @@ class Dispatcher:
             if identity is not None and identity.blocked_at is not None:
                 self._give_up_chat(channel, chat_id, "recipient blocked the bot")
                 return None
+            if identity is None:  # an officer's chat: their own 24-hour window
+                identity = s.scalar(select(OfficerIdentity).where(
+                    OfficerIdentity.channel == channel, OfficerIdentity.external_id == chat_id))
             return Outgoing(row.id, row.chat_id, dict(row.payload), row.purpose,
                             identity.last_inbound_at if identity else None)
 
@@ -111,6 +115,7 @@ class Dispatcher:
                 outbox.mark_retry(row, backoff, result.error or "retry", now)
             elif result.status == HELD:
                 outbox.mark_held(row, result.error or "held")
+                notify.held_for_officer(s, self.runtime.officers.office, channel, chat_id, now)
             else:
                 outbox.mark_failed(row, result.error or "failed", now)
         if result.status == FAILED and (result.error or "").startswith("undeliverable"):

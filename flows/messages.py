@@ -78,6 +78,17 @@ class Reply:
     meta: dict | None = None  # what a reply to this message means (officers' case cards)
     photo: str | None = None  # a picture (base64 PNG) to send with the text: the report's chart
 
+    @classmethod
+    def from_payload(cls, payload: dict) -> Reply:
+        """The question an outbox row asked, to ask it again (text and buttons)."""
+        return cls(payload.get("text", ""), tuple(tuple(Button(b["label"], b["payload"]) for b in row)
+                                                  for row in payload.get("buttons", ())),
+                   meta=payload.get("meta"))
+
+    @property
+    def options(self) -> list[Button]:
+        return [b for row in self.buttons for b in row]
+
     def as_payload(self) -> dict:
         """The JSON kept in the outbox row."""
         payload: dict = {"text": self.text}

@@ -20,7 +20,6 @@ from storage.cases import CITIZEN, add_attachments
 from storage.citizens import identity_for
 from storage.errors import InvalidInput, NotFound
 from storage.models import Case, Citizen, Rating
-from storage.outbox import release_held
 from handlers import notify, rating
 from handlers.office import Office
 from handlers.status import case_detail, case_list
@@ -50,8 +49,11 @@ class CitizenConversation:
         self.group_chat_id = group_chat_id
 
     # -- entry point ----------------------------------------------------------------------
-    def handle(self, session: Session, inbound: Inbound, now: datetime) -> list[Reply]:
-        """One inbound message -> replies; every change goes into `session`'s transaction."""
+    def handle(self, session: Session, inbound: Inbound, now: datetime,
+               question: Reply | None = None) -> list[Reply]:
+        """One inbound message -> replies; every change goes into `session`'s transaction.
+        `question`: the choices this chat was last given, asked again when the answer is
+        unclear."""
         identity = identity_for(session, inbound.channel, inbound.chat_id,
                                 language=language(inbound.language_hint) if inbound.language_hint
                                 else self.office.default_language, now=now)
@@ -62,8 +64,6 @@ class CitizenConversation:
         if inbound.event == "unblocked":
             return []
         identity.last_inbound_at = now
-        if inbound.channel == "whatsapp":  # only WhatsApp holds messages (its 24-hour window)
-            release_held(session, inbound.channel, inbound.chat_id, now)
         citizen = identity.citizen
         state = dialogs.load(session, inbound.channel, inbound.chat_id, now)
         notes = []
@@ -73,11 +73,11 @@ class CitizenConversation:
                 notes.append(Reply(t(citizen.language, "expired", hours=hours)))
             state = None
         lang = citizen.language if citizen.language in LANGUAGES else self.office.default_language
-        state, out = self._route(session, citizen, inbound, state, lang, now)
+        state, out = self._route(session, citizen, inbound, state, lang, now, question)
         dialogs.save(session, inbound.channel, inbound.chat_id, state, now, self.office.dialog_ttl)
         return notes + out.replies
 
-    def _route(self, session, citizen: Citizen, inbound: Inbound, state, lang, now):
+    def _route(self, session, citizen: Citizen, inbound: Inbound, state, lang, now, question=None):
         command = inbound.command
         step = (state or {}).get("step", MENU)
         if command and command[0] in CANCEL:
@@ -98,7 +98,7 @@ class CitizenConversation:
             return self._form(session, citizen, inbound, state, lang, now)
         if step == ADDING:
             return self._adding(session, citizen, inbound, state, lang, now)
-        return self._menu(session, citizen, inbound, lang, now)
+        return self._menu(session, citizen, inbound, lang, now, question)
 
     # -- consent and language ---------------------------------------------------------------
     def _consent_prompt(self, lang) -> Reply:
@@ -146,7 +146,7 @@ class CitizenConversation:
     def _menu_options(self, lang) -> list[Button]:
         return [Button(t(lang, f"menu.{key}"), key) for key in ("file", "status", "add", "help", "info", "language")]
 
-    def _menu(self, session, citizen, inbound, lang, now):
+    def _menu(self, session, citizen, inbound, lang, now, question=None):
         picked = choose(inbound, self._menu_options(lang))
         if picked == "file":
             return self._begin_form(citizen, inbound, lang)
@@ -168,7 +168,10 @@ class CitizenConversation:
         if waiting is not None and _has_content(inbound):
             return ({"step": ADDING, "ticket": waiting.ticket},
                     Outcome(self._add_to(session, waiting, inbound, lang, now) + [self._adding_prompt(waiting, lang)]))
-        return None, Outcome([Reply(t(lang, "menu_unknown")), self.menu(lang)])
+        menu = self.menu(lang)
+        if question is not None and question.options != menu.options:  # that question again
+            return None, Outcome([Reply(t(lang, "choice_unclear")), question])
+        return None, Outcome([Reply(t(lang, "menu_unknown")), menu])
 
     def _command(self, session, citizen, inbound, state, lang, now, name, args):
         in_form = (state or {}).get("step") in FORM_STEPS

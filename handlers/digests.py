@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from flows.i18n import t, when
 from flows.messages import Reply
 from storage.models import Case, Deadline, Officer
+from storage.outbox import held_count
 from storage.reporting import counts_since
 from handlers.office import Office
 
@@ -30,7 +31,8 @@ def daily(session: Session, office: Office, officer: Officer, now: datetime) -> 
     if wf.unit_bound(officer.role) and officer.unit_id is not None:
         query = query.where(Case.unit_id == officer.unit_id)
     rows = session.execute(query.order_by(due.c.due.is_(None), due.c.due)).all()
-    if not rows:
+    held = held_count(session, [(i.channel, i.external_id) for i in officer.identities])
+    if not rows and not held:
         return None
     overdue = [r for r in rows if r.due is not None and r.due < now]
     since = previous_digest(office, now)  # "new": since the last digest, weekends included
@@ -43,6 +45,8 @@ def daily(session: Session, office: Office, officer: Officer, now: datetime) -> 
                        due=when(office.calendar, r.due, lang) if r.due else "-") + mark)
     if len(rows) > MAX_LISTED:
         lines.append(t(lang, "digest.more", n=len(rows) - MAX_LISTED))
+    if held:  # never a silent hold: the officer learns where messages wait
+        lines.append(t(lang, "digest.held", n=held))
     return Reply("\n".join(lines))
 
 

@@ -2,23 +2,27 @@
 changes, and every reply as an outbox row.
 
 A chat linked to an officer talks to the officers' conversation; `/petugas CODE` links
-one; everyone else talks to the citizens' conversation.
+one; everyone else talks to the citizens' conversation. A typed answer ("1", "belum",
+a label) to the choices the chat was last given is read as that choice first, whoever
+asked it (the form, a case update, a card): a numbered list is all WhatsApp shows.
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from flows.choices import MAX_CHARS, pick
 from flows.i18n import language, t
 from flows.messages import Inbound, Reply
 from handlers.citizen import CitizenConversation
 from handlers.officer import OfficerConversation
 from storage import inbound as inbound_log
 from storage.errors import StorageError
-from storage.officers import linked_officer, redeem
-from storage.outbox import enqueue
+from storage.officers import linked_identity, redeem
+from storage.outbox import enqueue, last_question, release_held
 
 log = logging.getLogger(__name__)
 ENROL = ("petugas", "officer")
@@ -38,18 +42,46 @@ def process(session: Session, citizens: CitizenConversation, officers: OfficerCo
 
 
 def route(session, citizens, officers, inbound: Inbound, now) -> list[Reply]:
-    officer = linked_officer(session, inbound.channel, inbound.chat_id)
-    if officer is not None:
+    identity = linked_identity(session, inbound.channel, inbound.chat_id)
+    if identity is not None:
+        officer = identity.officer
         if not officer.active:
             log.info("refused: revoked officer #%s wrote on %s", officer.id, inbound.channel)
             return [Reply(t(officer.language, "officer.revoked"))]
         if inbound.event != "message":
             return []
-        return officers.handle(session, officer, inbound, now)
+        identity.last_inbound_at = now  # officers have a WhatsApp window too
+        _window_opened(session, inbound, now)
+        inbound, question = answered(session, inbound)
+        return officers.handle(session, officer, inbound, now, question)
     command = inbound.command
     if command and command[0] in ENROL:
         return _enrol(session, officers, inbound, command[1], now)
-    return citizens.handle(session, inbound, now)
+    if inbound.event == "message":
+        _window_opened(session, inbound, now)
+    inbound, question = answered(session, inbound)
+    return citizens.handle(session, inbound, now, question)
+
+
+def _window_opened(session, inbound: Inbound, now) -> None:
+    """Someone wrote on WhatsApp: for 24 hours we may write back, so what waited may go."""
+    if inbound.channel == "whatsapp":
+        release_held(session, inbound.channel, inbound.chat_id, now)
+
+
+def answered(session, inbound: Inbound) -> tuple[Inbound, Reply | None]:
+    """(the inbound, with a typed answer read as the button it names; the question the chat
+    was last given, if it offered choices)."""
+    if inbound.button is not None or inbound.event != "message":
+        return inbound, None
+    text = inbound.plain_text
+    if not text or len(text) > MAX_CHARS:
+        return inbound, None
+    question = last_question(session, inbound.channel, inbound.chat_id)
+    if question is None:
+        return inbound, None
+    picked = pick(text, question.options)
+    return (replace(inbound, button=picked) if picked is not None else inbound), question
 
 
 def _enrol(session, officers: OfficerConversation, inbound: Inbound, code: str, now) -> list[Reply]:

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, selectinload
 from flows.i18n import t, when
 from flows.messages import Button, Reply, rows
 from flows.workflow import TransitionDef
-from storage.models import Case, CitizenIdentity, Officer
-from storage.outbox import enqueue
+from storage.models import Case, CitizenIdentity, Officer, OfficerIdentity
+from storage.outbox import enqueue, held_count
 from handlers.office import Office
 
 log = logging.getLogger(__name__)
@@ -173,3 +173,20 @@ def transition(session: Session, office: Office, case: Case, tr: TransitionDef, 
     if st.pause_clock:
         lines.append(t(lang, "notify.reply_here"))
     send_to_citizen(session, case, Reply("\n".join(lines), buttons), now)
+
+
+def held_for_officer(session: Session, office: Office, channel: str, chat_id: str, now) -> None:
+    """A message to an officer could not go (WhatsApp's 24-hour window is closed and no
+    approved template is set): say so on the officer's other chats, once until it goes.
+    With no other chat, the next digest says it (digests.daily)."""
+    identity = session.scalar(select(OfficerIdentity).where(OfficerIdentity.channel == channel,
+                                                            OfficerIdentity.external_id == chat_id))
+    if identity is None or held_count(session, [(channel, chat_id)]) > 1:  # a citizen, or already told
+        return
+    officer = identity.officer
+    for other in officer.identities:
+        if other.id != identity.id:
+            enqueue(session, other.channel, other.external_id,
+                    Reply(t(officer.language, "notify.held_elsewhere", channel=t(officer.language, f"channel.{channel}"))),
+                    purpose="officer", now=now)
+

@@ -54,18 +54,18 @@ class OfficerConversation:
                 for c in (tr.command, tr.command_en) if c}
 
     # -- entry point ----------------------------------------------------------------------
-    def handle(self, session: Session, officer: Officer, inbound: Inbound, now: datetime) -> list[Reply]:
+    def handle(self, session: Session, officer: Officer, inbound: Inbound, now: datetime,
+               question: Reply | None = None) -> list[Reply]:
+        """One message from an officer; `question`: the choices last given, if any (a typed
+        "2" was already read as its button by handlers.inbound)."""
         state = dialogs.load(session, inbound.channel, inbound.chat_id, now)
         if isinstance(state, dialogs.Expired):
             state = None
-        state, replies = self._route(session, officer, inbound, state or {}, now)
-        menu = next((r for r in reversed(replies) if r.buttons), None)
-        if menu is not None:  # WhatsApp and web chat answer with the option's number
-            state = dict(state or {}, menu=[[b.label, b.payload] for row in menu.buttons for b in row])
+        state, replies = self._route(session, officer, inbound, state or {}, now, question)
         dialogs.save(session, inbound.channel, inbound.chat_id, state or None, now, self.office.dialog_ttl)
         return replies
 
-    def _route(self, session, officer, inbound, state, now):
+    def _route(self, session, officer, inbound, state, now, question=None):
         lang = officer.language
         step = state.get("step")
         if inbound.command:
@@ -83,11 +83,10 @@ class OfficerConversation:
                                  meta.get("version"), now)
             if meta.get("ticket"):
                 return self._note(session, officer, self._case(session, meta["ticket"]), inbound.plain_text, now)
-        payload = inbound.button
-        if payload is None and state.get("menu") and inbound.plain_text:
-            payload = choose(inbound, [Button(label, p) for label, p in state["menu"]])
-        if payload:
-            return self._button(session, officer, payload, now)
+        if inbound.button:
+            return self._button(session, officer, inbound.button, now)
+        if question is not None and inbound.plain_text:  # an unclear answer: the same question
+            return {}, [Reply(t(lang, "choice_unclear")), question]
         return {}, [Reply(t(lang, "officer.hint"))]
 
     # -- commands -------------------------------------------------------------------------

@@ -89,6 +89,7 @@ class OfficerIdentity(Base):
     officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(String(100))
+    last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # WhatsApp 24 h window
     officer: Mapped[Officer] = relationship(back_populates="identities")
 
 

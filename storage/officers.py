@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from flows.workflow import Workflow
 from storage.errors import InvalidInput, NotFound
@@ -62,7 +62,8 @@ def redeem(session: Session, code: str, channel: str, external_id: str,
         OfficerIdentity.channel == channel, OfficerIdentity.external_id == external_id))
     if taken is not None:
         raise InvalidInput("this chat is already linked to an officer")
-    session.add(OfficerIdentity(officer=officer, channel=channel, external_id=external_id))
+    # The officer writes from this chat now: their WhatsApp window opens with this message.
+    session.add(OfficerIdentity(officer=officer, channel=channel, external_id=external_id, last_inbound_at=now))
     officer.enrol_code_hash = None
     officer.enrol_expires_at = None
     officer.enrolled_at = now
@@ -70,11 +71,11 @@ def redeem(session: Session, code: str, channel: str, external_id: str,
     return officer
 
 
-def linked_officer(session: Session, channel: str, external_id: str) -> Officer | None:
-    """The officer linked to a chat identity, active or revoked."""
+def linked_identity(session: Session, channel: str, external_id: str) -> OfficerIdentity | None:
+    """The officer identity behind a chat (with its officer, active or revoked)."""
     return session.scalar(
-        select(Officer).join(OfficerIdentity)
-        .where(OfficerIdentity.channel == channel, OfficerIdentity.external_id == external_id))
+        select(OfficerIdentity).where(OfficerIdentity.channel == channel, OfficerIdentity.external_id == external_id)
+        .options(joinedload(OfficerIdentity.officer)))
 
 
 def officer_by_identity(session: Session, channel: str, external_id: str) -> Officer | None:

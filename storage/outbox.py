@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Iterator
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from flows.messages import Reply
@@ -103,6 +103,18 @@ def next_for_chat(session: Session, channel: str, chat_id: str) -> Outbox | None
                              Outbox.status == PENDING).order_by(Outbox.id).limit(1))
 
 
+def last_question(session: Session, channel: str, chat_id: str) -> Reply | None:
+    """The newest message this chat has been given (the provider accepted it, or the web
+    chat page fetched it), if it offered choices: what a typed "1" answers. A message
+    still queued or held has not been seen, so it is not what the person answers."""
+    payload = session.scalar(
+        select(Outbox.payload).where(Outbox.channel == channel, Outbox.chat_id == str(chat_id),
+                                     Outbox.status == SENT).order_by(Outbox.id.desc()).limit(1))
+    if not payload or not payload.get("buttons"):
+        return None
+    return Reply.from_payload(payload)
+
+
 def by_provider_id(session: Session, channel: str, chat_id: str, provider_message_id: str) -> Outbox | None:
     """The row a provider message id belongs to (a split message keeps several ids)."""
     pid = provider_message_id
@@ -144,3 +156,11 @@ def release_held(session: Session, channel: str, chat_id: str, now: datetime) ->
                              Outbox.status == HELD)
         .values(status=PENDING, next_attempt_at=now, error=None)
     ).rowcount
+
+
+def held_count(session: Session, chats: list[tuple[str, str]]) -> int:
+    """How many messages wait, held, for these (channel, chat id) pairs."""
+    if not chats:
+        return 0
+    return session.scalar(select(func.count()).select_from(Outbox).where(
+        Outbox.status == HELD, tuple_(Outbox.channel, Outbox.chat_id).in_(chats)))

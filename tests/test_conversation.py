@@ -25,7 +25,7 @@ def test_consent_comes_first_and_is_kept(runtime):
     replies = chat.say("halo")
     assert replies[0] == "Selamat datang di layanan pengaduan BPS Kota Contoh."
     assert "UU 27/2022" in replies[1] and "5 tahun" in replies[1]
-    assert chat.say(button="file")[0] == "Mohon pilih Setuju atau Tidak setuju terlebih dahulu."
+    assert chat.say("Saya mau lapor")[0] == "Mohon pilih Setuju atau Tidak setuju terlebih dahulu."
     assert chat.say("setuju") == ["Silakan pilih menu:"]
     with runtime.sessions() as s:
         assert s.scalar(select(Citizen)).consent_at == wib(2025, 4, 8, 9, 0)

@@ -8,7 +8,7 @@ from storage.db import transaction
 from storage.models import Case, CaseEvent, Outbox
 from storage.officers import invite, revoke
 from storage.units import add_unit
-from tests.chat import Chat
+from tests.chat import Chat, enrol as chat_enrol
 from tests.conftest import wib
 
 NOW = wib(2025, 4, 8, 9, 0)
@@ -24,13 +24,7 @@ def runtime(make_runtime):
 
 
 def enrol(runtime, role, unit=None, chat_id=None, hint=None):
-    with transaction(runtime.sessions) as s:
-        officer, code = invite(s, runtime.workflow, role, unit, now=NOW)
-    chat = Chat(runtime, chat_id=chat_id or f"w-{role}-{unit}", language_hint=hint)
-    replies = chat.say(f"/petugas {code.lower()}")
-    assert replies[0].startswith("Anda terdaftar sebagai petugas") or replies[0].startswith("You are enrolled")
-    chat.officer_id = officer.id
-    return chat
+    return chat_enrol(runtime, role, unit, chat_id=chat_id, hint=hint, now=NOW)
 
 
 def new_case(runtime, chat_id="w-citizen", privacy="biasa"):
@@ -106,8 +100,9 @@ def test_anonim_reporters_are_hidden_from_officers(runtime):
 def test_buttons_numbers_and_typed_commands_take_a_case_through(runtime):
     admin, unit = enrol(runtime, "admin"), enrol(runtime, "unit_officer", "KEU")
     citizen, ticket = new_case(runtime)
-    assert "Status sekarang: Terverifikasi" in " ".join(admin.say(button=f"a|verify|{ticket}|1"))
-    assert admin.say(button=f"a|dispose|{ticket}|2") == [f"Disposisi {ticket} ke unit mana?"]
+    admin.choose(f"k|{ticket}")  # the new-case notice's button opens the card
+    assert "Status sekarang: Terverifikasi" in " ".join(admin.choose(f"a|verify|{ticket}|1"))
+    assert admin.choose(f"a|dispose|{ticket}|2") == [f"Disposisi {ticket} ke unit mana?"]
     assert f"{ticket}: Disposisi ke unit kerja" in admin.say("1")[0]  # numbered choice: the first unit
     assert any(f"Pengaduan {ticket} didisposisikan ke Bagian Keuangan" in t for t in outbox_texts(runtime, unit.chat_id))
     unit.say(f"/proses {ticket}")
@@ -118,7 +113,7 @@ def test_buttons_numbers_and_typed_commands_take_a_case_through(runtime):
     answer = next(p for p in citizen.pop() if "Sudah Ditanggapi" in p["text"])
     assert "Tanggapan: Lampu sudah diganti pada 10 April." in answer["text"]
     assert [b["payload"] for row in answer["buttons"] for b in row] == [f"c|accept|{ticket}", f"c|not_resolved|{ticket}"]
-    citizen.say(button=f"c|not_resolved|{ticket}")
+    citizen.choose(f"c|not_resolved|{ticket}")
     citizen.say("Lampunya mati lagi.")
     with runtime.sessions() as s:
         assert s.scalar(select(Case)).state == "in_progress"
@@ -162,8 +157,9 @@ def test_replying_to_a_card_is_a_note_and_to_a_question_is_the_answer(runtime):
 def test_two_officers_press_the_same_button_one_wins(runtime):
     first, second = enrol(runtime, "admin", chat_id="w-a1"), enrol(runtime, "admin", chat_id="w-a2")
     _, ticket = new_case(runtime)
-    first.say(button=f"a|verify|{ticket}|1")
-    replies = second.say(button=f"a|reject|{ticket}|1")
+    first.choose(f"k|{ticket}"), second.choose(f"k|{ticket}")  # both open the card
+    first.choose(f"a|verify|{ticket}|1")
+    replies = second.choose(f"a|reject|{ticket}|1")
     assert replies[0].startswith(f"{ticket} sekarang berstatus Terverifikasi (tindakan terakhir oleh admin#")
     with runtime.sessions() as s:
         assert s.scalar(select(Case)).state == "verified"
@@ -186,7 +182,7 @@ def test_queue_is_mine_soonest_first_and_pages(runtime):
     text = admin.say("/antrian")[0]
     assert text.startswith("Antrian Anda: 10 kasus (halaman 1/2)")
     assert text.index(tickets[0]) < text.index(tickets[7]) and tickets[9] not in text
-    assert tickets[9] in admin.say(button="q|1")[0]
+    assert tickets[9] in admin.choose("q|1")[0]
     assert enrol(runtime, "unit_officer", "KEU").say("/antrian") == ["Tidak ada kasus yang menunggu Anda."]
 
 
@@ -233,7 +229,7 @@ def test_another_units_case_stays_closed_to_a_unit_officer(runtime):
     admin.say(f"/disposisi {ticket} KEU")
     for command in (f"/kasus {ticket}", f"/catatan {ticket} x"):
         assert other.say(command) == [f"Peran atau unit Anda tidak dapat melakukan tindakan ini pada {ticket}."]
-    assert other.say(button=f"k|{ticket}") == [f"Peran atau unit Anda tidak dapat melakukan tindakan ini pada {ticket}."]
+    assert other.say(button=f"k|{ticket}", forged=True) == [f"Peran atau unit Anda tidak dapat melakukan tindakan ini pada {ticket}."]
 
 
 def test_a_refused_citizen_attempt_is_logged_without_personal_data(runtime, caplog):
@@ -250,6 +246,6 @@ def test_a_unit_officer_sees_no_case_before_it_reaches_the_unit(runtime):
     _, ticket = new_case(runtime)  # not forwarded to any unit yet
     refused = [f"Peran atau unit Anda tidak dapat melakukan tindakan ini pada {ticket}."]
     assert other.say(f"/kasus {ticket}") == refused
-    assert other.say(button=f"n|{ticket}") == refused  # a crafted note button too
-    assert other.say(button=f"a|start|{ticket}|1") == refused  # and nothing about its state
+    assert other.say(button=f"n|{ticket}", forged=True) == refused  # a crafted note button too
+    assert other.say(button=f"a|start|{ticket}|1", forged=True) == refused  # and nothing about its state
     assert other.say(f"/lapor {ticket} X-1") == refused

@@ -8,25 +8,25 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from bot.cli import main
-from flows.case_fields import ActorType
-from storage.cases import Actor
 from storage.db import transaction
 from storage.models import Case, Rating
 from storage.units import add_unit
-from tests.chat import Chat
+from tests.chat import Chat, enrol
 from tests.conftest import wib
 
-ADMIN, UNIT = Actor(ActorType.OFFICER, "admin", 1), Actor(ActorType.OFFICER, "unit_officer", 2)
 
 
 def answered_case(runtime, chat_id="w-citizen"):
+    """A complaint filed, forwarded, taken up and answered by officers from their chats."""
     chat = Chat(runtime, chat_id=chat_id)
     ticket = chat.file_complaint()
-    with transaction(runtime.sessions) as s:
-        runtime.cases.fire(s, ticket, "dispose", ADMIN, unit_code="KEU")
-        runtime.cases.fire(s, ticket, "start", UNIT)
-        runtime.cases.fire(s, ticket, "answer", UNIT, note="Sudah diperbaiki.")
-    chat.pop()
+    admin = enrol(runtime, "admin", chat_id=f"{chat_id}-admin")
+    unit = enrol(runtime, "unit_officer", "KEU", chat_id=f"{chat_id}-unit")
+    admin.say(f"/disposisi {ticket} KEU")
+    unit.say(f"/proses {ticket}")
+    unit.say(f"/jawab {ticket} Sudah diperbaiki.")
+    answer = chat.pop()[-1]
+    assert "Sudah diperbaiki." in answer["text"] and answer["buttons"]
     return chat, ticket
 
 
@@ -40,7 +40,7 @@ def runtime(make_runtime):
 
 def test_solved_rated_commented_closed_then_the_survey(runtime):
     chat, ticket = answered_case(runtime)
-    assert chat.say(button=f"c|accept|{ticket}")[0].startswith(f"Terima kasih. Berapa nilai Anda untuk penanganan {ticket}")
+    assert chat.choose(f"c|accept|{ticket}")[0].startswith(f"Terima kasih. Berapa nilai Anda untuk penanganan {ticket}")
     assert chat.say("enam")[0] == "Mohon pilih nilai 1 sampai 5."
     assert chat.say("4")[0].startswith("Ada komentar")
     replies = chat.say("Petugasnya ramah.")
@@ -59,7 +59,7 @@ def test_solved_rated_commented_closed_then_the_survey(runtime):
 
 def test_not_solved_reopens_to_the_unit_with_the_reason(runtime):
     chat, ticket = answered_case(runtime)
-    chat.say(button=f"c|not_resolved|{ticket}")
+    chat.choose(f"c|not_resolved|{ticket}")
     assert chat.say("Masih bocor.")[0] == f"Terima kasih. Pengaduan {ticket} kami buka kembali dan teruskan ke petugas."
     with runtime.sessions() as s:
         assert s.scalar(select(Case.state)) == "in_progress"
@@ -70,9 +70,9 @@ def test_not_solved_reopens_to_the_unit_with_the_reason(runtime):
 def test_report_ikm_csv_and_xlsx(runtime, database_url, tmp_path):
     for n, values in enumerate([[4] * 9, [3] * 9, [4, 4, 4, 4, 4, 4, 4, 4, 3]]):
         chat, ticket = answered_case(runtime, chat_id=f"w-{n}")
-        chat.say(button=f"c|accept|{ticket}")
+        chat.choose(f"c|accept|{ticket}")
         chat.say("5")
-        chat.say(button="skip")
+        chat.choose("skip")
         for v in values:
             chat.say(str(v))
     cfg = tmp_path / "c.toml"

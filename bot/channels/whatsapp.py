@@ -93,6 +93,8 @@ def render(payload: dict) -> str:
     options = [b["label"] for row in payload.get("buttons", []) for b in row]
     if not options:
         return payload["text"]
+    if options == [str(n) for n in range(1, len(options) + 1)]:  # a scale: "1 · 2 · 3 · 4 · 5"
+        return payload["text"] + "\n\n" + " · ".join(options)
     return payload["text"] + "\n\n" + "\n".join(f"{n}. {label}" for n, label in enumerate(options, 1))
 
 
