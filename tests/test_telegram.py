@@ -53,7 +53,18 @@ def press(data, chat=CHAT):
         "message": {"message_id": 9, "date": 1744077600, "chat": {"id": chat, "type": "private"}}}}
 
 
-def post(client, update, headers=HEADERS):
+def post(client, update, headers=HEADERS, forged=False):
+    """Post an update; a button press only for a button Telegram really showed this chat
+    (a forged one, as a modified client can send, must say so)."""
+    if "callback_query" in update and not forged:
+        runtime = client.application.extensions["aduan"]
+        drain(runtime)  # the user sees what the bot sent, then presses
+        cq = update["callback_query"]
+        with runtime.sessions() as s:
+            shown = {b["payload"] for p in s.scalars(select(Outbox.payload).where(
+                Outbox.channel == "telegram", Outbox.chat_id == str(cq["message"]["chat"]["id"]),
+                Outbox.status == "sent")) for row in p.get("buttons", []) for b in row}
+        assert cq["data"] in shown, f"no button {cq['data']!r} was shown to this chat"
     return client.post("/webhooks/telegram", json=update, headers=headers)
 
 
