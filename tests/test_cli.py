@@ -54,8 +54,8 @@ def test_db_upgrade_on_a_fresh_file(tmp_path):
     r = aduan("unit", "list", config=str(cfg))
     assert fails_with(r, "is not up to date; run `aduan db upgrade` first")
     r = aduan("db", "upgrade", config=str(cfg))
-    assert r.exit_code == 0 and "is at revision 0007" in r.output
-    assert "database: 0007  latest: 0007" in aduan("db", "current", config=str(cfg)).output
+    assert r.exit_code == 0 and "is at revision 0011" in r.output
+    assert "database: 0011  latest: 0011" in aduan("db", "current", config=str(cfg)).output
     assert aduan("unit", "list", config=str(cfg)).exit_code == 0
 
 
