@@ -74,7 +74,7 @@ def test_new_cases_reach_coordinators_and_the_group_without_personal_data(runtim
     admin = enrol(runtime, "admin")
     citizen, ticket = new_case(runtime)
     [notice] = [t for t in outbox_texts(runtime, admin.chat_id) if "Pengaduan baru" in t]
-    assert notice == f"Pengaduan baru {ticket}: Pengaduan, kategori - (melalui webchat)."
+    assert notice == f"Pengaduan baru {ticket}: Pengaduan (melalui web chat)."  # no categories here: no "kategori -"
     [group] = outbox_texts(runtime, "-100777")
     assert group == notice
     for personal in ("Siti", "+6281234567890", "siti@contoh", "Lampu jalan"):
@@ -122,7 +122,8 @@ def test_buttons_numbers_and_typed_commands_take_a_case_through(runtime):
     citizen.say("Lampunya mati lagi.")
     with runtime.sessions() as s:
         assert s.scalar(select(Case)).state == "in_progress"
-    assert any("Pelapor menambahkan informasi" in t for t in outbox_texts(runtime, unit.chat_id))
+    assert f"Pelapor menyatakan {ticket} belum selesai; kasus kembali kepada Anda (Proses).\n" \
+        "Alasan pelapor: “Lampunya mati lagi.”" in outbox_texts(runtime, unit.chat_id)
 
 
 def test_an_officer_of_another_unit_is_refused(runtime):
@@ -164,7 +165,8 @@ def test_two_officers_press_the_same_button_one_wins(runtime):
     _, ticket = new_case(runtime)
     first.say(button=f"a|verify|{ticket}|1")
     replies = second.say(button=f"a|reject|{ticket}|1")
-    assert replies[0].startswith(f"{ticket} sekarang berstatus Terverifikasi (tindakan terakhir oleh admin#")
+    assert replies[0].startswith(f"{ticket} sekarang berstatus Terverifikasi (tindakan terakhir oleh "
+                                 f"petugas #{first.officer_id} (Admin Instansi))")
     with runtime.sessions() as s:
         assert s.scalar(select(Case)).state == "verified"
 
