@@ -39,7 +39,7 @@ def test_the_card_speaks_in_labels_and_names(runtime):
     card = admin.last[0]["text"]
     assert "Tenggat Terverifikasi: Jumat, 11 April 2025 pukul 16.30 WIB" in card  # the stage label
     assert "— Pengaduan masuk — pelapor" in card
-    assert "— Verifikasi 🔒 — Budi (Admin Instansi)" in card
+    assert "— Verifikasi — Budi (Admin Instansi)" in card
     assert "— Catatan internal 🔒 — Budi (Admin Instansi)" in card
     assert "Kanal: web chat" in card and "Kategori" not in card  # no categories at this office
     for internal in ("received", "verified", "verify", "admin#", "(citizen)", "webchat", "open ("):
@@ -73,7 +73,9 @@ def test_the_citizen_is_told_what_a_stage_means_for_them(runtime):
     citizen, ticket = new_case(runtime)
     admin.say(f"/verifikasi {ticket}")
     admin.say(f"/disposisi {ticket} KEU")
-    [update] = [p["text"] for p in citizen.pop()]
+    verified, update = [p["text"] for p in citizen.pop()]
+    assert verified.startswith(f"Status pengaduan {ticket}: Terverifikasi.\n"
+                               "Laporan Anda sudah diverifikasi: lengkap dan menjadi wewenang kami.")
     assert update.startswith(f"Status pengaduan {ticket}: Belum Ditindaklanjuti.\n"
                              "Laporan Anda sudah diverifikasi dan diteruskan ke unit kerja yang berwenang; "
                              "unit itu belum mulai menindaklanjutinya.\n")
