@@ -2,6 +2,7 @@
 workflow and the audit trail store ("received", "verify", "admin#1", English errors)."""
 import pytest
 
+from flows.presets import load_workflow, preset_names
 from storage.db import transaction
 from storage.officers import invite
 from storage.units import add_unit
@@ -80,3 +81,11 @@ def test_the_citizen_is_told_what_a_stage_means_for_them(runtime):
                              "Laporan Anda sudah diverifikasi dan diteruskan ke unit kerja yang berwenang; "
                              "unit itu belum mulai menindaklanjutinya.\n")
     assert "Laporan Anda sudah diverifikasi" in "\n".join(citizen.say(f"/status {ticket}"))
+
+
+@pytest.mark.parametrize("preset", preset_names())
+def test_every_stage_the_citizen_sees_is_explained_in_both_languages(preset):
+    wf = load_workflow(preset)
+    for name, st in wf.states.items():
+        if st.citizen_visible and not st.final:
+            assert st.explain_id and st.explain_en, (preset, name)
