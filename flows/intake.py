@@ -8,6 +8,7 @@ handler carries out.
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -16,7 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from flows.case_fields import Kind, Privacy
 from flows.choices import choose
-from flows.i18n import t
+from flows.i18n import LANGUAGES, catalog, t
 from flows.messages import Attachment, Button, Inbound, Outcome, Reply, rows
 
 
@@ -122,8 +123,9 @@ def prompt(state: dict, rules: Rules, lang: str) -> Reply:
     if step is Step.ATTACHMENTS:
         return Reply(t(lang, "intake.ask_attachments", max=rules.max_attachments),
                      rows(Button(t(lang, "button.next"), NEXT)))
-    if step is Step.TEXT:
-        return Reply(t(lang, "intake.ask_text", min=rules.min_text, max=rules.max_text))
+    if step is Step.TEXT:  # a suggestion or an information request is not a complaint
+        return Reply(t(lang, f"intake.ask_text.{draft.get('kind') or Kind.PENGADUAN.value}",
+                       min=rules.min_text, max=rules.max_text))
     if step is Step.NAME and rules.name_optional:
         return Reply(t(lang, "intake.ask_name"), rows(skip))
     if step is Step.CONFIRM:
@@ -134,12 +136,15 @@ def prompt(state: dict, rules: Rules, lang: str) -> Reply:
 
 def summary(draft: dict, rules: Rules, lang: str) -> str:
     category = next((label_id if lang == "id" else label_en for cid, label_id, label_en
-                     in rules.categories if cid == draft.get("category")), "-")
+                     in rules.categories if cid == draft.get("category")), None)
     text = draft.get("text", "")
     shown = text if len(text) <= 500 else text[:500] + t(lang, "intake.more_chars", n=len(text) - 500)
-    return t(lang, "intake.summary",
-             name=draft.get("name", "-"), email=draft.get("email") or "-", phone=draft.get("phone") or "-",
-             kind=t(lang, f"kind.{draft['kind']}") if draft.get("kind") else "-", category=category,
+    kind = draft.get("kind") or Kind.PENGADUAN.value
+    return t(lang, "intake.summary", head=t(lang, f"intake.summary_head.{kind}"),
+             name=draft.get("name") or "-", email=draft.get("email") or "-", phone=draft.get("phone") or "-",
+             kind=t(lang, f"kind.{draft['kind']}") if draft.get("kind") else "-",
+             # no categories at this office (or none chosen): no "Kategori: -" line
+             category=t(lang, "intake.summary_category", category=category) + "\n" if category else "",
              text=shown, attachments=len(draft.get("attachments", [])),
              privacy=t(lang, f"privacy.{draft['privacy']}") if draft.get("privacy") else "-")
 
@@ -177,11 +182,23 @@ def _name(state, inbound, rules, lang):
     if again:
         return again
     name = " ".join(text.split())
+    # "1" or "Ajukan pengaduan" answers a menu the citizen still sees, not "what is your name?"
+    if name.rstrip(".").isdigit():
+        return _again(state, rules, lang, "intake.name_is_choice", value=name[:20])
+    if name.casefold() in _labels():
+        return _again(state, rules, lang, "intake.name_is_label", value=name[:60])
     if not any(unicodedata.category(c).startswith("L") for c in name):
         return _again(state, rules, lang, "intake.name_letters")
     if not 2 <= len(name) <= 100:
         return _again(state, rules, lang, "intake.name_length")
     return _advance(_put(state, name=name), rules, lang, Step.NAME)
+
+
+@lru_cache(maxsize=1)
+def _labels() -> frozenset[str]:
+    """Every menu and button label in every language, folded: none of them is a name."""
+    return frozenset(text.casefold() for lang in LANGUAGES for key, text in catalog(lang).items()
+                     if key.startswith(("menu.", "button.", "kind.", "privacy.", "field.")))
 
 
 def _email(state, inbound, rules, lang):

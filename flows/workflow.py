@@ -23,6 +23,16 @@ CITIZEN, SYSTEM = "citizen", "system"
 BUILTIN_ROLES = (CITIZEN, SYSTEM)
 ROLE_KINDS = ("coordinator", "liaison", "officer", "leadership")
 DEFAULT_REMINDERS = (0.5, 0.8, 1.0)
+# Chat commands the citizen's and the officers' conversations keep for themselves
+# (handlers.citizen, handlers.officer.FIXED; tests/test_workflow_engine.py keeps this
+# list in step with them). A workflow command with one of these names would never
+# reach its transition, or worse, /start would act on a case.
+RESERVED_COMMANDS = frozenset({
+    "start", "mulai", "menu", "bantuan", "help", "batal", "cancel", "bahasa", "language",
+    "aduan", "complaint", "pengaduan", "status", "tambah", "add", "info", "petugas", "officer",
+    "antrian", "queue", "kasus", "case", "catatan", "note", "eskalasi", "escalate", "lapor",
+    "laporid", "statistik", "stats", "catat", "record",
+})
 
 
 class _Strict(BaseModel):
@@ -53,6 +63,9 @@ class StateDef(_Strict):
     continues: str | None = None  # this stage runs on the named stage's clock
     final: bool = False
     citizen_visible: bool = True
+    # One line for the citizen on what this stage means for them (the label is terse).
+    explain_id: str | None = None
+    explain_en: str | None = None
     remind_at: tuple[float, ...] = DEFAULT_REMINDERS
     on_breach: BreachDef = BreachDef()
 
@@ -162,6 +175,14 @@ class Workflow(_Strict):
 
     def roles_of_kind(self, kind: str) -> list[str]:
         return [r for r, d in self.roles.items() if d.kind == kind]
+
+    def awaits_verdict(self, state: str) -> bool:
+        """Whether the citizen is asked here if the answer solved it (they may `accept`)."""
+        return any(t.trigger == "accept" and CITIZEN in t.roles for t in self.transitions_from(state))
+
+    def answers(self, t: TransitionDef) -> bool:
+        """Whether `t` gives the citizen an officer's text (an answer, a question, a reason)."""
+        return t.needs == "note" and t.note_public and any(r in self.roles for r in t.roles)
 
 
 def key_path(loc: tuple) -> str:
@@ -292,6 +313,52 @@ def _check(wf: Workflow, source: str) -> None:
 
     commands: dict[str, str] = {}
     for i, t in enumerate(wf.transitions):
-        for cmd in filter(None, (t.command, t.command_en)):
+        for field, cmd in (("command", t.command), ("command_en", t.command_en)):
+            if cmd is None:
+                continue
+            if cmd in RESERVED_COMMANDS:
+                fail(f"transitions[{i}].{field}", f"/{cmd} is a fixed command of the chat "
+                                                  "(citizens or officers); choose another name")
             if commands.setdefault(cmd, t.trigger) != t.trigger:
-                fail(f"transitions[{i}].command", f"/{cmd} already names {commands[cmd]!r}")
+                fail(f"transitions[{i}].{field}", f"/{cmd} already names {commands[cmd]!r}")
+    _check_answers_reach_the_citizen(wf, fail)
+
+
+def _check_answers_reach_the_citizen(wf: Workflow, fail) -> None:
+    """The citizen is never asked "is it solved?" about an answer they have not seen.
+
+    A public note (an answer, a question, a reason) must land in a state the citizen is
+    told about. A state from which the citizen may `accept` must be citizen-visible, and
+    every way into it must bring an officer's public text: either the transition itself
+    carries one, or it comes (without a note of its own) from states that every way into
+    already did; the verdict message then repeats the latest answer (handlers.notify).
+    """
+    for i, t in enumerate(wf.transitions):
+        if t.note_public and not wf.states[t.dest].citizen_visible:
+            fail(f"transitions[{i}].dest", f"{t.trigger!r} gives the citizen a public note but "
+                                           f"{t.dest!r} is not citizen_visible, so they never see it")
+    into: dict[str, list[TransitionDef]] = {s: [] for s in wf.states}
+    for t in wf.transitions:
+        into[t.dest].append(t)
+    held: set[str] = set()  # states every way into brought a public answer (least fixpoint)
+    changed = True
+    while changed:
+        changed = False
+        for name in wf.states:
+            if name in held or name == wf.initial or not into[name]:
+                continue
+            if all(wf.answers(t) or all(s in held for s in t.source) for t in into[name]):
+                held.add(name)
+                changed = True
+    for name, st in wf.states.items():
+        if not wf.awaits_verdict(name):
+            continue
+        if not st.citizen_visible:
+            fail(f"states.{name}.citizen_visible", "the citizen may accept the answer here, "
+                                                   "so they must be told of this state")
+        if name not in held:
+            bad = next(t for t in into[name]
+                       if not (wf.answers(t) or all(s in held for s in t.source)))
+            fail(f"states.{name}", f"the citizen may accept here without having seen an answer: "
+                                   f"{bad.trigger!r} from {', '.join(bad.source)} brings no public text "
+                                   "(the answering step needs needs = \"note\" and note_public = true)")

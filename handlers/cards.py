@@ -8,8 +8,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from flows.i18n import t, when
 from flows.messages import Button, Reply, rows
-from storage.models import Attachment, Case, Deadline, Officer
+from storage.models import Attachment, Case, Deadline, Officer, Rating
 from handlers.office import Office
+from handlers.words import action_label, actor_name, label, officers_of, state_label
 
 PAGE = 8
 NOTE_CHARS = 500
@@ -43,11 +44,11 @@ def card(session: Session, office: Office, case: Case, officer: Officer, lang: s
     else:
         c = case.citizen
         reporter = ", ".join(x for x in (c.name, c.phone, c.email) if x) or "-"
-    category = next((c.label_id if lang == "id" else c.label_en for c in office.categories
-                     if c.id == case.category), case.category or "-")
-    lines = [t(lang, "officer.card.head", ticket=case.ticket, state=st.label_id if lang == "id" else st.label_en),
-             t(lang, "officer.card.fields", kind=t(lang, f"kind.{case.kind}"), category=category,
-               channel=case.channel, privacy=t(lang, f"privacy.{case.privacy}"),
+    category = next((label(c, lang) for c in office.categories if c.id == case.category), case.category)
+    lines = [t(lang, "officer.card.head", ticket=case.ticket, state=label(st, lang)),
+             t(lang, "officer.card.fields", kind=t(lang, f"kind.{case.kind}"),
+               category=t(lang, "officer.card.category", category=category) if category else "",
+               channel=t(lang, f"channel.{case.channel}"), privacy=t(lang, f"privacy.{case.privacy}"),
                unit=case.unit.name if case.unit else "-", reporter=reporter,
                lapor=case.lapor_tracking_id or "-", opened=when(cal, case.created_at, lang)),
              "", case.text]
@@ -59,12 +60,16 @@ def card(session: Session, office: Office, case: Case, officer: Officer, lang: s
     open_clocks = [d for d in case.deadlines if d.completed_at is None and d.kind == "stage"]
     for d in open_clocks:
         key = "officer.card.paused" if d.paused_at else "officer.card.due"
-        lines.append(t(lang, key, stage=d.stage, due=when(cal, d.due_at, lang)))
+        lines.append(t(lang, key, stage=state_label(wf, d.stage, lang), due=when(cal, d.due_at, lang)))
+    lines += _ratings(session, case, lang)
     lines += ["", t(lang, "officer.card.history")]
-    for e in case.events[-15:]:
-        who = f"{e.actor_role or e.actor_type}#{e.actor_id}" if e.actor_id else e.actor_type
+    events = case.events[-15:]
+    officers = officers_of(session, events)
+    for e in events:
         mark = "" if e.public else " 🔒"
-        lines.append(f"• {when(cal, e.at, lang)} — {e.action}{mark} ({who})")
+        lines.append(t(lang, "officer.card.history_item", when=when(cal, e.at, lang), mark=mark,
+                       action=action_label(wf, e, lang, officer_view=True),
+                       who=actor_name(wf, e, officers, lang)))
         if e.note:
             lines.append("  " + (e.note if len(e.note) <= NOTE_CHARS else e.note[:NOTE_CHARS] + "…"))
     buttons = [Button(tr.label_id if lang == "id" else tr.label_en, f"a|{tr.trigger}|{case.ticket}|{case.version}")
@@ -72,6 +77,20 @@ def card(session: Session, office: Office, case: Case, officer: Officer, lang: s
     buttons.append(Button(t(lang, "officer.button.note"), f"n|{case.ticket}"))
     # A reply to the card becomes an internal note on the case.
     return Reply("\n".join(lines), rows(*buttons), meta={"ticket": case.ticket})
+
+
+def _ratings(session: Session, case: Case, lang: str) -> list[str]:
+    """The citizen's verdicts on the answers: solved with a score and comment, or not."""
+    found = session.scalars(select(Rating).where(Rating.case_id == case.id).order_by(Rating.id)).all()
+    lines = []
+    for r in found:
+        if r.solved:
+            lines.append(t(lang, "officer.card.rated", score=r.score if r.score is not None else "-"))
+        else:
+            lines.append(t(lang, "officer.card.unsolved"))
+        if r.comment:
+            lines.append("  " + (r.comment if len(r.comment) <= NOTE_CHARS else r.comment[:NOTE_CHARS] + "…"))
+    return ([""] + lines) if lines else []
 
 
 def queue(session: Session, office: Office, officer: Officer, lang: str, page: int, now: datetime) -> Reply:

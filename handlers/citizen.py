@@ -23,6 +23,7 @@ from storage.models import Case, Citizen, Rating
 from handlers import notify, rating
 from handlers.office import Office
 from handlers.status import case_detail, case_list
+from handlers.words import error_text
 
 log = logging.getLogger(__name__)
 CONSENT, MENU, ADDING, UNSOLVED = "consent", "menu", "adding", "unsolved"
@@ -242,7 +243,7 @@ class CitizenConversation:
                     citizen=citizen, language=lang, now=now)
                 add_attachments(session, case, draft.get("attachments", []), inbound.channel, now)
         except InvalidInput as exc:
-            return state, Outcome([Reply(t(lang, "submit_failed", reason=str(exc))),
+            return state, Outcome([Reply(t(lang, "submit_failed", reason=error_text(exc, lang))),
                                    intake.prompt(state, office.rules(inbound.channel), lang)])
         notify.new_case(session, office, case, self.group_chat_id, now)
         citizen.name = draft.get("name") or citizen.name

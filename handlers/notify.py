@@ -5,7 +5,8 @@
 - A disposition: the liaison and officers of that unit.
 - A citizen-visible transition: the citizen, in their language, with what happened
   and what comes next.
-- What a citizen adds: the officers holding the case.
+- What a citizen adds or decides: the officers holding the case (and, for a verdict,
+  the officer who answered), saying what happened and whose move it is.
 - An escalation: the leadership.
 """
 from __future__ import annotations
@@ -18,9 +19,10 @@ from sqlalchemy.orm import Session, selectinload
 from flows.i18n import t, when
 from flows.messages import Button, Reply, rows
 from flows.workflow import TransitionDef
-from storage.models import Case, CitizenIdentity, Officer, OfficerIdentity
+from storage.models import Case, CaseEvent, CitizenIdentity, Officer, OfficerIdentity, Rating
 from storage.outbox import enqueue, held_count
 from handlers.office import Office
+from handlers.words import label
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +66,10 @@ def new_case(session: Session, office: Office, case: Case, group_chat_id: int | 
     coordinators = [r for r in wf.roles_of_kind("coordinator")]
 
     def text(lang):
-        return t(lang, "notify.new_case", ticket=case.ticket, kind=t(lang, f"kind.{case.kind}"),
-                 category=_category(office, case, lang), channel=case.channel)
+        category = _category(office, case, lang)
+        return t(lang, "notify.new_case" if category else "notify.new_case_plain", ticket=case.ticket,
+                 kind=t(lang, f"kind.{case.kind}"), channel=t(lang, f"channel.{case.channel}"),
+                 **({"category": category} if category else {}))
 
     told = [o for o in officers_in(session, coordinators) if o.id != recorded_by]
     _send_officers(session, told, lambda lang: Reply(text(lang), card_button(lang, case.ticket)), case, now)
@@ -74,11 +78,12 @@ def new_case(session: Session, office: Office, case: Case, group_chat_id: int | 
                 purpose="group", now=now)
 
 
-def _category(office: Office, case: Case, lang: str) -> str:
+def _category(office: Office, case: Case, lang: str) -> str | None:
+    """The case's category label; None without one (the notice then leaves it out)."""
     for c in office.categories:
         if c.id == case.category:
             return c.label_id if lang == "id" else c.label_en
-    return case.category or "-"
+    return case.category
 
 
 def disposed(session: Session, office: Office, case: Case, now) -> None:
@@ -139,6 +144,13 @@ def addresses_of(session: Session, citizen_ids) -> dict[int, list[CitizenIdentit
     return found
 
 
+def latest_answer(session: Session, case: Case) -> str | None:
+    """The last text an officer gave the citizen on this case (the answer being judged)."""
+    return session.scalar(select(CaseEvent.note).where(
+        CaseEvent.case_id == case.id, CaseEvent.actor_type == "officer", CaseEvent.public.is_(True),
+        CaseEvent.note.is_not(None)).order_by(CaseEvent.id.desc()).limit(1))
+
+
 def transition(session: Session, office: Office, case: Case, tr: TransitionDef, note: str | None, now,
                by_citizen: bool = False) -> None:
     """Tell the officers concerned, and the citizen what happened and what comes next
@@ -148,16 +160,22 @@ def transition(session: Session, office: Office, case: Case, tr: TransitionDef, 
     if tr.needs == "unit":
         disposed(session, office, case, now)
     if by_citizen:
-        citizen_added(session, office, case, now)
+        citizen_moved(session, office, case, tr, note, now)
     if not st.citizen_visible or by_citizen:
         return
     lang = case.language
-    lines = [t(lang, "notify.transition", ticket=case.ticket,
-               state=st.label_id if lang == "id" else st.label_en)]
-    answerable = any(x.trigger == "accept" for x in wf.transitions_from(case.state))
-    if note and tr.note_public:
+    lines = [t(lang, "notify.transition", ticket=case.ticket, state=label(st, lang))]
+    if explain := (st.explain_id if lang == "id" else st.explain_en):
+        lines.append(explain)
+    answerable = wf.awaits_verdict(case.state)
+    shown = note if note and tr.note_public else None
+    if shown is None and answerable:
+        # The verdict is asked about the answer, so the answer comes with the question,
+        # also when it was given a step earlier (bps-kaltim: /jawab, then /selesai).
+        shown = latest_answer(session, case)
+    if shown:
         kind = "question" if st.pause_clock else "answer" if answerable else "reason"
-        lines.append(t(lang, f"notify.note.{kind}", note=note))
+        lines.append(t(lang, f"notify.note.{kind}", note=shown))
     buttons: tuple = ()
     clock = office.cases.open_deadline(session, case)
     if st.final:
@@ -190,3 +208,37 @@ def held_for_officer(session: Session, office: Office, channel: str, chat_id: st
                     Reply(t(officer.language, "notify.held_elsewhere", channel=t(officer.language, f"channel.{channel}"))),
                     purpose="officer", now=now)
 
+
+def _answerer(session: Session, case: Case) -> Officer | None:
+    """The officer who gave the latest answer to the citizen."""
+    officer_id = session.scalar(select(CaseEvent.actor_id).where(
+        CaseEvent.case_id == case.id, CaseEvent.actor_type == "officer", CaseEvent.public.is_(True),
+        CaseEvent.note.is_not(None)).order_by(CaseEvent.id.desc()).limit(1))
+    officer = session.get(Officer, officer_id) if officer_id else None
+    return officer if officer is not None and officer.active else None
+
+
+def citizen_moved(session: Session, office: Office, case: Case, tr: TransitionDef, note: str | None, now) -> None:
+    """Say what the citizen did: accepted (with the rating), not solved (with the reason,
+    and whose the case is now), or sent the information asked for."""
+    wf = office.cases.workflow_of(case)
+    told = holders(session, office, case)
+    if tr.trigger in ("accept", "not_resolved") and (answerer := _answerer(session, case)) is not None:
+        told = [answerer] + [o for o in told if o.id != answerer.id]  # who answered hears the verdict
+
+    def text(lang):
+        state = label(wf.states[case.state], lang)
+        if tr.trigger == "accept":
+            rating = session.scalar(select(Rating).where(Rating.case_id == case.id)
+                                    .order_by(Rating.id.desc()).limit(1))
+            if rating is not None and rating.score is not None:
+                said = t(lang, "notify.accepted_rated", ticket=case.ticket, score=rating.score)
+                if rating.comment:
+                    said += "\n" + t(lang, "notify.rating_comment", comment=rating.comment)
+                return said
+            return t(lang, "notify.accepted", ticket=case.ticket)
+        if tr.trigger == "not_resolved":
+            return t(lang, "notify.not_resolved", ticket=case.ticket, reason=note or "-", state=state)
+        return t(lang, "notify.citizen_moved", ticket=case.ticket, action=label(tr, lang), state=state)
+
+    _send_officers(session, told, lambda lang: Reply(text(lang), card_button(lang, case.ticket)), case, now)

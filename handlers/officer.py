@@ -28,6 +28,7 @@ from storage.models import CaseEvent, Citizen, CitizenIdentity, Officer, Unit
 from handlers import notify
 from handlers.cards import card, queue, statistics, unit_ok
 from handlers.office import Office
+from handlers.words import actor_name, error_text, label, officers_of
 
 log = logging.getLogger(__name__)
 FIXED = {
@@ -183,7 +184,7 @@ class OfficerConversation:
         except (RoleNotAllowed, UnknownAction):
             return {}, [Reply(t(lang, "officer.not_allowed", ticket=case.ticket))]
         except (InvalidInput, NotFound) as exc:
-            return {}, [Reply(t(lang, "officer.refused", reason=str(exc)))]
+            return {}, [Reply(t(lang, "officer.refused", reason=error_text(exc, lang)))]
         notify.transition(session, self.office, case, tr, arg, now)
         label = wf.states[case.state]
         done = Reply(t(lang, "officer.done", ticket=case.ticket,
@@ -196,11 +197,10 @@ class OfficerConversation:
         case = self.office.cases.get(session, ticket)
         last = session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id)
                               .order_by(CaseEvent.id.desc()).limit(1))
-        who = (f"{last.actor_role}#{last.actor_id}" if last and last.actor_id else
-               (last.actor_type if last else "-"))
-        st = self.office.cases.workflow_of(case).states[case.state]
+        wf = self.office.cases.workflow_of(case)
+        who = actor_name(wf, last, officers_of(session, [last]), lang) if last else "-"
         return Reply(t(lang, "officer.moved_on", ticket=ticket, who=who,
-                       state=st.label_id if lang == "id" else st.label_en),
+                       state=label(wf.states[case.state], lang)),
                      rows(Button(t(lang, "officer.button.open", ticket=ticket), f"k|{ticket}")))
 
     def _awaited(self, session, officer, inbound, state, now):
@@ -237,7 +237,7 @@ class OfficerConversation:
         if kind == "u" and len(parts) == 4 and parts[3].isdigit():
             unit = session.get(Unit, int(parts[3]))
             if unit is None:
-                return {}, [Reply(t(lang, "officer.refused", reason="unit"))]
+                return {}, [Reply(t(lang, "officer.refused", reason=t(lang, "error.unit_gone")))]
             return self._act(session, officer, parts[1], parts[0], unit.code, int(parts[2]), now)
         return {}, [Reply(t(lang, "officer.hint"))]
 
@@ -331,7 +331,7 @@ class OfficerConversation:
                     actor=Actor.officer(officer), now=now)
                 add_attachments(session, case, draft.get("attachments", []), state.get("via") or "officer", now)
         except InvalidInput as exc:
-            return state, [Reply(t(lang, "officer.refused", reason=str(exc)))]
+            return state, [Reply(t(lang, "officer.refused", reason=error_text(exc, lang)))]
         notify.new_case(session, self.office, case, self.group_chat_id, now, recorded_by=officer.id)
         return {}, [Reply(t(lang, "officer.record.done", ticket=case.ticket)),
                     card(session, self.office, case, officer, lang)]

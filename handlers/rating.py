@@ -40,10 +40,11 @@ def step(conversation, session, citizen, inbound, state: dict, lang: str, now) -
         case = conversation._own_case(session, citizen, state["ticket"])
         if case is None or conversation.office.cases.workflow_of(case).transition("accept", case.state) is None:
             return None, Outcome([Reply(t(lang, "case.moved_on", ticket=state["ticket"])), conversation.menu(lang)])
-        conversation._citizen_fires(session, case, "accept", None, now)
+        # The rating first: the notice to the officers says the score and the comment.
         rating = Rating(case_id=case.id, solved=True, score=state["score"], comment=comment, created_at=now)
         session.add(rating)
         session.flush()
+        conversation._citizen_fires(session, case, "accept", None, now)
         thanks = Reply(t(lang, "case.accepted", ticket=case.ticket))
         if not conversation.office.skm_survey:
             return None, Outcome([thanks, conversation.menu(lang)])

@@ -8,6 +8,7 @@ from flows.i18n import day, t, when
 from flows.messages import Reply
 from storage.models import Case, Citizen
 from handlers.office import Office
+from handlers.words import action_label
 
 MAX_LISTED = 10
 NOTE_CHARS = 300
@@ -42,6 +43,8 @@ def case_detail(session: Session, office: Office, citizen: Citizen, ticket: str,
     cal = office.calendar
     lines = [t(lang, "status.detail", ticket=case.ticket, state=_label(office, case, lang),
                kind=t(lang, f"kind.{case.kind}"), created=when(cal, case.created_at, lang))]
+    if st.citizen_visible and (explain := (st.explain_id if lang == "id" else st.explain_en)):
+        lines.append(explain)
     if st.final:
         lines.append(t(lang, "status.final"))
     else:
@@ -55,13 +58,7 @@ def case_detail(session: Session, office: Office, citizen: Citizen, ticket: str,
     for e in case.events:
         if not e.public:
             continue  # internal notes never reach the citizen
-        if e.action == "open":
-            action = t(lang, "history.open")
-        elif e.action in ("citizen_info", "info"):
-            action = t(lang, "history.citizen_info")
-        else:
-            tr = wf.transition(e.action, e.from_state) if e.from_state else None
-            action = (tr.label_id if lang == "id" else tr.label_en) if tr else e.action
+        action = t(lang, "history.info") if e.action == "info" else action_label(wf, e, lang, officer_view=False)
         lines.append(t(lang, "status.history_item", when=when(cal, e.at, lang), action=action))
         if e.note:
             note = e.note if len(e.note) <= NOTE_CHARS else e.note[:NOTE_CHARS] + "…"

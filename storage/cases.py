@@ -55,7 +55,8 @@ def _choice(enum, value: str, what: str) -> str:
     try:
         return enum(value).value
     except ValueError:
-        raise InvalidInput(f"{what} {value!r} is not one of: {', '.join(e.value for e in enum)}") from None
+        raise InvalidInput(f"{what} {value!r} is not one of: {', '.join(e.value for e in enum)}",
+                           key="error.choice", value=str(value)[:40]) from None
 
 
 def add_attachments(session: Session, case: Case, attachments: list[dict], channel: str,
@@ -88,7 +89,7 @@ class CaseService:
                                   selectinload(Case.unit))
         case = session.scalar(query)
         if case is None:
-            raise NotFound(f"no case {ticket!r}")
+            raise NotFound(f"no case {ticket!r}", key="error.no_case", ticket=ticket.strip().upper()[:40])
         return case
 
     def list(self, session: Session, *, state: str | None = None, overdue: bool = False,
@@ -122,12 +123,13 @@ class CaseService:
         privacy = _choice(Privacy, privacy, "privacy")
         channel = _choice(Channel, channel, "channel")
         if not text or not text.strip():
-            raise InvalidInput("the complaint text is empty")
+            raise InvalidInput("the complaint text is empty", key="error.text_empty")
         if len(text) > MAX_TEXT:
-            raise InvalidInput(f"the complaint text has {len(text)} characters; at most {MAX_TEXT}")
+            raise InvalidInput(f"the complaint text has {len(text)} characters; at most {MAX_TEXT}",
+                               key="error.text_long", n=len(text), max=MAX_TEXT)
         if category is not None and self.categories and category not in {c.id for c in self.categories}:
             raise InvalidInput(f"category {category!r} is not one of: "
-                               f"{', '.join(c.id for c in self.categories)}")
+                               f"{', '.join(c.id for c in self.categories)}", key="error.category")
         wf = self.workflow
         year = self.calendar.local(now).year
         case = Case(ticket=next_ticket(session, year, self.ticket_prefix), kind=kind,
@@ -156,10 +158,10 @@ class CaseService:
         self._check_unit(wf, case, actor)
         note = (note or "").strip() or None
         if t.needs == "note" and not note:
-            raise InvalidInput(f"{trigger} needs a note (the reason or the answer)")
+            raise InvalidInput(f"{trigger} needs a note (the reason or the answer)", key="error.needs_note")
         if t.needs == "unit":
             if not unit_code:
-                raise InvalidInput(f"{trigger} needs a unit code")
+                raise InvalidInput(f"{trigger} needs a unit code", key="error.needs_unit")
             case.unit = unit_by_code(session, unit_code)
         old = case.state
         case.state = lifecycle.fire(old, trigger, actor.role)

@@ -1,8 +1,15 @@
-"""Errors storage raises on purpose; each message can be shown to a person as is."""
+"""Errors storage raises on purpose; each message can be shown to a person as is.
+
+The message is English (the CLI and the logs speak it). An error that can reach an
+officer or a citizen in chat also carries a catalog key and its values, so the chat
+says it in the reader's language (handlers.words.error_text).
+"""
 
 
 class StorageError(Exception):
-    pass
+    def __init__(self, message: str, *, key: str | None = None, **values):
+        super().__init__(message)
+        self.key, self.values = key, values
 
 
 class NotFound(StorageError):

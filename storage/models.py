@@ -33,6 +33,8 @@ class Unit(Base):
     """A work unit (unit kerja / OPD) cases are forwarded to."""
 
     __tablename__ = "units"
+    # Codes are looked up ignoring case (storage.units), so they are unique ignoring case.
+    __table_args__ = (Index("uq_units_code_lower", text("lower(code)"), unique=True),)
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))

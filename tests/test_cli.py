@@ -6,6 +6,7 @@ import json
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from bot.cli import main
 from flows.calendar import OfficeCalendar
@@ -69,6 +70,25 @@ def test_units(config, sessions):
     assert "KEU" in out and "Bagian Keuangan" in out
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Unit)) == 1
+
+
+def test_unit_codes_ignore_case_and_units_are_renamed_or_removed(config, sessions):
+    assert aduan("unit", "add", "KEU", "Bagian Keuangan", config=config).exit_code == 0
+    assert fails_with(aduan("unit", "add", "keu", "Lagi", config=config), "unit 'KEU' already exists")
+    with pytest.raises(IntegrityError):  # the database holds it too, whoever writes the row
+        with transaction(sessions) as s:
+            s.add(Unit(code="Keu", name="Lewat pintu belakang"))
+    r = aduan("unit", "rename", "keu", "Subbagian Keuangan", config=config)
+    assert r.exit_code == 0 and "unit KEU renamed: Subbagian Keuangan" in r.output
+    assert fails_with(aduan("unit", "rename", "IPDS", "X", config=config), "no unit 'IPDS' (units: KEU")
+    aduan("unit", "add", "PU", "Pekerjaan Umum", config=config)
+    aduan("officer", "invite", "--role", "unit_officer", "--unit", "pu", config=config)
+    assert fails_with(aduan("unit", "remove", "PU", config=config),
+                      "unit PU has 0 case(s) and 1 officer(s) and cannot be removed")
+    r = aduan("unit", "remove", "Keu", config=config)
+    assert r.exit_code == 0 and "unit KEU removed" in r.output
+    with sessions() as s:
+        assert s.scalars(select(Unit.code)).all() == ["PU"]
 
 
 def test_officer_invite_list_revoke(config, sessions):

@@ -39,6 +39,12 @@ def test_begin_asks_the_name_and_knows_the_whatsapp_number():
     ("A", False, "2 sampai 100"),
     ("  Siti   Aminah ", True, None),
     ("Nguyễn Thị Hoa", True, None),
+    # what a citizen sends who still sees the menu or a numbered list is not a name
+    ("1", False, "“1” adalah nomor pilihan, bukan nama"),
+    ("2.", False, "“2.” adalah nomor pilihan, bukan nama"),
+    ("Ajukan pengaduan", False, "“Ajukan pengaduan” adalah pilihan menu, bukan nama"),
+    ("cek STATUS pengaduan", False, "adalah pilihan menu, bukan nama"),
+    ("English", False, "adalah pilihan menu, bukan nama"),
 ])
 def test_names(name, ok, message):
     state, replies, _ = run(at(Step.NAME), msg(name))
@@ -169,3 +175,21 @@ def test_cancel_from_the_summary():
 def test_english():
     state, replies, _ = run(at(Step.NAME), msg("🙂"), lang="en")
     assert replies == ["A name must contain letters.", "What is your name?"]
+
+
+@pytest.mark.parametrize("kind, asked, head", [
+    ("pengaduan", "Tuliskan pengaduan Anda", "Periksa kembali pengaduan Anda:"),
+    ("aspirasi", "Tuliskan aspirasi atau saran Anda", "Periksa kembali aspirasi Anda:"),
+    ("permintaan_informasi", "Tuliskan informasi yang Anda minta", "Periksa kembali permintaan informasi Anda:"),
+])
+def test_the_words_follow_the_kind_of_report(kind, asked, head):
+    rules = Rules()  # an office without categories
+    state, replies, _ = run(at(Step.KIND, name="Siti", email=None, phone=None), msg(button=kind), rules=rules)
+    assert state["step"] == "text" and replies[-1].startswith(asked)
+    state, replies, _ = run(state, msg("Mohon data inflasi Kota Sorong 2024 per bulan."), msg(button="next"),
+                            msg(button="biasa"), rules=rules)
+    assert replies[-1].startswith(head)
+    assert "Kategori" not in replies[-1]  # no categories here: no "Kategori: -" line
+    english = intake.prompt(dict(state, step="text"), rules, "en").text
+    assert english.startswith({"pengaduan": "Describe your complaint", "aspirasi": "Describe your suggestion",
+                               "permintaan_informasi": "Describe the information you are asking for"}[kind])

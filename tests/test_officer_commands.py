@@ -68,7 +68,7 @@ def test_new_cases_reach_coordinators_and_the_group_without_personal_data(runtim
     admin = enrol(runtime, "admin")
     citizen, ticket = new_case(runtime)
     [notice] = [t for t in outbox_texts(runtime, admin.chat_id) if "Pengaduan baru" in t]
-    assert notice == f"Pengaduan baru {ticket}: Pengaduan, kategori - (melalui webchat)."
+    assert notice == f"Pengaduan baru {ticket}: Pengaduan (melalui web chat)."  # no categories here: no "kategori -"
     [group] = outbox_texts(runtime, "-100777")
     assert group == notice
     for personal in ("Siti", "+6281234567890", "siti@contoh", "Lampu jalan"):
@@ -117,7 +117,8 @@ def test_buttons_numbers_and_typed_commands_take_a_case_through(runtime):
     citizen.say("Lampunya mati lagi.")
     with runtime.sessions() as s:
         assert s.scalar(select(Case)).state == "in_progress"
-    assert any("Pelapor menambahkan informasi" in t for t in outbox_texts(runtime, unit.chat_id))
+    assert f"Pelapor menyatakan {ticket} belum selesai; kasus kembali kepada Anda (Proses).\n" \
+        "Alasan pelapor: “Lampunya mati lagi.”" in outbox_texts(runtime, unit.chat_id)
 
 
 def test_an_officer_of_another_unit_is_refused(runtime):
@@ -160,7 +161,8 @@ def test_two_officers_press_the_same_button_one_wins(runtime):
     first.choose(f"k|{ticket}"), second.choose(f"k|{ticket}")  # both open the card
     first.choose(f"a|verify|{ticket}|1")
     replies = second.choose(f"a|reject|{ticket}|1")
-    assert replies[0].startswith(f"{ticket} sekarang berstatus Terverifikasi (tindakan terakhir oleh admin#")
+    assert replies[0].startswith(f"{ticket} sekarang berstatus Terverifikasi (tindakan terakhir oleh "
+                                 f"petugas #{first.officer_id} (Admin Instansi))")
     with runtime.sessions() as s:
         assert s.scalar(select(Case)).state == "verified"
 
@@ -202,7 +204,8 @@ def test_record_a_complaint_from_the_front_desk(make_runtime):
         assert case.channel == "front_desk" and case.citizen.phone == "+6281211112222"
         assert case.events[0].actor_type == "officer"
     admin.say("/verifikasi ADU-2025-000001")  # the citizen hears on WhatsApp
-    assert not any("ADU-2025-000001" in t for t in outbox_texts(runtime, "+6281211112222"))  # internal step
+    assert any(t.startswith("Status pengaduan ADU-2025-000001: Terverifikasi.")  # told of verification
+               for t in outbox_texts(runtime, "+6281211112222"))
     admin.say("/tolak ADU-2025-000001 Bukan kewenangan kami")
     assert any("Alasan: Bukan kewenangan kami" in t for t in outbox_texts(runtime, "+6281211112222"))
 

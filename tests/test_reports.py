@@ -106,6 +106,10 @@ def test_monthly_report_csv_xlsx_pdf(april, tmp_path):
     assert ["Belum Terverifikasi", "2"] in rows and ["Belum Terverifikasi", "1", "0", "1", "50.0%"] in rows
     assert [r[0] for r in rows if r and r[0].startswith("ADU-")] == [a, b, c, d]
     assert [r[6] for r in rows if r and r[0] == c] == ["LAP-C-1"]
+    # what the database stores as ids is read as words
+    assert ["Permintaan informasi", "1"] in rows and ["web chat", "2"] in rows
+    assert [r[1:] for r in rows if r and r[0] == c][0][1:] == ["Aspirasi", "-", "Telegram", "Belum Terverifikasi",
+                                                               "LAP-C-1"]
     xlsx = tmp_path / "april.xlsx"
     assert CliRunner().invoke(main, ["--config", cfg, "report", "monthly", "--month", "2025-04", "-o", str(xlsx)]).exit_code == 0
     from openpyxl import load_workbook

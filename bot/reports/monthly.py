@@ -8,6 +8,7 @@ import io
 from datetime import date, datetime, time
 
 from bot.reports.charts import chart_png
+from flows.i18n import catalog
 from storage.reporting import case_rows, figures
 
 
@@ -18,9 +19,23 @@ def month_bounds(cal, month: str) -> tuple[datetime, datetime]:
     return start, datetime.combine(nxt, time.min, cal.tz)
 
 
+def _words(runtime):
+    """Labels for what the database stores as ids (the report is read, not parsed)."""
+    wf = runtime.workflow
+    cats = {c.id: c.label_id for c in runtime.cases.categories}
+    known = catalog("id")
+    return {
+        "state": lambda k: wf.states[k].label_id if k in wf.states else k,
+        "kind": lambda k: known.get(f"kind.{k}", k),
+        "channel": lambda k: known.get(f"channel.{k}", k),
+        "category": lambda k: cats.get(k, k) if k else "-",
+    }
+
+
 def summary_rows(runtime, f) -> list[list]:
-    wf, pct = runtime.workflow, lambda x: f"{100 * x:.1f}%" if x is not None else "-"
-    label = lambda s: wf.states[s].label_id if s in wf.states else s  # noqa: E731
+    pct = lambda x: f"{100 * x:.1f}%" if x is not None else "-"  # noqa: E731
+    words = _words(runtime)
+    label = words["state"]
     rows = [["Laporan bulanan", runtime.settings.office.name],
             ["Periode", f"{f.start:%Y-%m-%d} s.d. {f.end:%Y-%m-%d} (tidak termasuk)"],
             ["Jumlah pengaduan", f.total],
@@ -31,10 +46,10 @@ def summary_rows(runtime, f) -> list[list]:
             ["Penilaian", f.ratings], ["Selesai menurut pelapor", f.solved],
             ["Rata-rata nilai (1-5)", f"{f.avg_score:.2f}" if f.avg_score is not None else "-"],
             ["IKM (nilai konversi)", f"{f.ikm.score} ({f.ikm.grade})" if f.ikm and f.ikm.score else "-"], []]
-    for title, counts in (("Menurut jenis", f.by_kind), ("Menurut kategori", f.by_category),
-                          ("Menurut kanal", f.by_channel), ("Menurut status", f.by_state)):
+    for title, counts, name in (("Menurut jenis", f.by_kind, "kind"), ("Menurut kategori", f.by_category, "category"),
+                                ("Menurut kanal", f.by_channel, "channel"), ("Menurut status", f.by_state, "state")):
         rows.append([title])
-        rows += [[label(k) if title == "Menurut status" else k, n] for k, n in sorted(counts.items())]
+        rows += [[words[name](k), n] for k, n in sorted(counts.items())]
         rows.append([])
     rows.append(["Kepatuhan SLA per tahap", "tepat waktu", "terlambat", "masih lewat tenggat", "persen"])
     for stage, (met, missed, overdue) in f.sla.items():
@@ -47,9 +62,10 @@ CASE_HEADER = ["tiket", "masuk", "jenis", "kategori", "kanal", "status", "nomor 
 
 
 def _case_table(runtime, s, f):
-    cal = runtime.calendar
+    cal, words = runtime.calendar, _words(runtime)
     for _, ticket, created, kind, category, channel, state, lapor in case_rows(s, f.start, f.end):
-        yield [ticket, f"{cal.local(created):%Y-%m-%d %H:%M}", kind, category or "-", channel, state, lapor or ""]
+        yield [ticket, f"{cal.local(created):%Y-%m-%d %H:%M}", words["kind"](kind), words["category"](category),
+               words["channel"](channel), words["state"](state), lapor or ""]
 
 
 def write(runtime, month: str, fmt: str, path: str) -> dict:
