@@ -190,6 +190,14 @@ def test_a_valid_link_serves_the_file_safely(runtime, stored):
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert r.headers["Content-Disposition"].startswith("inline; filename=photo-1.jp")
     assert "sandbox" in r.headers["Content-Security-Policy"]
+    # the card's button (as the page shows it) hands the file over as a fresh link
+    card = [m for m in officer_client.get("/webchat/api/messages?after=0").get_json()["messages"]
+            if m["text"].startswith(stored)][-1]
+    button = next(b for row in card["buttons"] for b in row if b["label"] == "📎 Lampiran (1)")
+    officer_client.post("/webchat/api/messages", json={"id": "press-files", "button": button["payload"]})
+    handed = officer_client.get("/webchat/api/messages?after=0").get_json()["messages"][-1]
+    assert handed["text"] == f"{stored} · Foto · image/jpeg · 1 KB (1/1)"
+    assert officer_client.get(path_of(handed["links"][0]["url"])).data == b"\xff\xd8the-jpeg"
 
 
 def test_an_expired_link_is_refused(runtime, stored, clock):
