@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return jsonify(status="ok" if ok else "degraded", workflow=runtime.workflow.name,
                        **checks), (200 if ok else 503)
 
+    from bot import files
     from bot.channels import telegram, webchat, whatsapp
 
     app.secret_key = runtime.secret_key()
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                       PERMANENT_SESSION_LIFETIME=30 * 24 * 3600)
     app.register_blueprint(telegram.blueprint())
     app.register_blueprint(whatsapp.blueprint())
+    app.register_blueprint(files.blueprint())
     if runtime.settings.webchat.enabled:
         app.register_blueprint(webchat.blueprint())
     return app

@@ -1,5 +1,6 @@
 """Fetching citizens' files: intake keeps the provider's reference (a Telegram file id,
-a Twilio media URL); a worker downloads the file into the attachments folder."""
+a Twilio media URL, a web chat upload); a worker copies the file into the attachments
+folder, where officers open it (bot/files.py)."""
 from __future__ import annotations
 
 import logging
@@ -25,6 +26,9 @@ class AttachmentFetcher:
     def run_once(self, limit: int = 10) -> int:
         if not self.senders:
             return 0
+        for source in self.senders.values():
+            if hasattr(source, "purge"):  # the web chat's uploads no complaint took
+                source.purge()
         with self.runtime.sessions() as s:
             rows = s.scalars(select(Attachment).where(
                 Attachment.fetched_at.is_(None), Attachment.channel.in_(tuple(self.senders)),
@@ -52,3 +56,5 @@ class AttachmentFetcher:
             live = s.get(Attachment, row.id)
             live.fetched_at = utcnow()
             live.stored_path, live.fetch_error = stored, error
+        if stored and hasattr(self.senders[row.channel], "fetched"):
+            self.senders[row.channel].fetched(row.provider_ref)  # the upload's holding copy goes

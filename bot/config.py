@@ -177,6 +177,10 @@ class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     threads: int = Field(8, ge=1, le=256)
+    # Where people reach Aduan (scheme and host, e.g. https://aduan.contoh.go.id): the base of
+    # the attachment links officers get on WhatsApp and the web chat.
+    public_url: str | None = Field(None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+    file_link_hours: int = Field(24, ge=1, le=24 * 30)  # how long such a link opens the file
 
 
 class Settings(_Section):

@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session
 
 from bot.attachments import AttachmentFetcher
 from bot.channels.telegram import TelegramSender
+from bot.channels.webchat import UploadStore
 from bot.channels.whatsapp import WhatsAppSender
 from bot.config import Settings
+from bot.files import FileLinks, base_url
 from bot.outbound import Dispatcher, Housekeeping, OutboundLoop
 from flows.calendar import OfficeCalendar
 from flows.messages import Inbound
@@ -132,8 +134,16 @@ class Runtime:
             for row in rows:
                 if row.status == PENDING:
                     mark_sent(row, None, now)
-            return [{"id": r.id, "text": r.payload["text"], "buttons": r.payload.get("buttons", [])}
-                    for r in rows]
+            return [{"id": r.id, "text": r.payload["text"], "buttons": r.payload.get("buttons", []),
+                     "links": self.file_links.render(r.payload),
+                     "wants_files": bool(r.payload.get("wants_files"))} for r in rows]
+
+    @cached_property
+    def file_links(self) -> FileLinks:
+        """Signed, expiring links to citizens' files, for officers on WhatsApp and the web chat."""
+        s = self.settings
+        return FileLinks(self.secret_key(), base_url(s.server.public_url, s.whatsapp.public_url),
+                         timedelta(hours=s.server.file_link_hours), lambda: self.clock())
 
     @cached_property
     def senders(self) -> dict:
@@ -145,14 +155,23 @@ class Runtime:
         if wa.account_sid and wa.auth_token is not None and wa.from_number:
             found["whatsapp"] = WhatsAppSender(wa.account_sid, wa.auth_token.get_secret_value(),
                                                wa.from_number, wa.api_base_url, wa.templates,
-                                               status_callback=wa.public_url, clock=lambda: self.clock())
+                                               status_callback=wa.public_url, clock=lambda: self.clock(),
+                                               links=self.file_links)
         return found
 
     @cached_property
     def outbound(self) -> OutboundLoop:
-        fetcher = AttachmentFetcher(self, self.senders, Path(self.settings.intake.attachments_dir),
+        # The web chat's uploads go through the same fetcher: from their holding place into
+        # the case's folder, once the complaint is filed.
+        sources = dict(self.senders, webchat=self.uploads) if self.settings.webchat.enabled else self.senders
+        fetcher = AttachmentFetcher(self, sources, Path(self.settings.intake.attachments_dir),
                                     self.settings.intake.max_attachment_mb * 1024 * 1024)
         return OutboundLoop(Dispatcher(self, self.senders, clock=self.clock), fetcher, Housekeeping(self))
+
+    @cached_property
+    def uploads(self) -> UploadStore:
+        s = self.settings
+        return UploadStore(Path(s.intake.attachments_dir) / "uploads", timedelta(hours=2 * s.intake.expire_hours))
 
     def wake_all(self) -> None:
         """The scheduler wrote outbox rows for many chats: look at all of them."""

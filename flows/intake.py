@@ -51,6 +51,7 @@ class Rules:
     name_optional: bool = False  # an officer recording a complaint may not know the name
     categories: tuple[tuple[str, str, str], ...] = ()  # (id, label_id, label_en)
     phone_from_channel: bool = False  # WhatsApp: the sender's number is known
+    share_contact: bool = False  # Telegram: a "send my number" button can be offered
     min_text: int = 10
     max_text: int = 8000
     max_attachments: int = 5
@@ -118,11 +119,13 @@ def prompt(state: dict, rules: Rules, lang: str) -> Reply:
     if step is Step.EMAIL:
         return Reply(t(lang, "intake.ask_email" if rules.require_email else "intake.ask_email_optional"),
                      () if rules.require_email else rows(skip))
-    if step is Step.PHONE:
+    if step is Step.PHONE and rules.share_contact:
         return Reply(t(lang, "intake.ask_phone"), rows(skip), ask_contact=t(lang, "button.share_phone"))
+    if step is Step.PHONE:  # no button to press where the channel has none: type the number
+        return Reply(t(lang, "intake.ask_phone_typed"), rows(skip))
     if step is Step.ATTACHMENTS:
         return Reply(t(lang, "intake.ask_attachments", max=rules.max_attachments),
-                     rows(Button(t(lang, "button.next"), NEXT)))
+                     rows(Button(t(lang, "button.next"), NEXT)), wants_files=True)
     if step is Step.TEXT:  # a suggestion or an information request is not a complaint
         return Reply(t(lang, f"intake.ask_text.{draft.get('kind') or Kind.PENGADUAN.value}",
                        min=rules.min_text, max=rules.max_text))
@@ -279,7 +282,7 @@ def _attachments(state, inbound, rules, lang):
         files = list(draft.get("attachments", []))
         notes = []
         for a in inbound.attachments:
-            problem = _attachment_problem(a, rules, len(files))
+            problem = attachment_problem(a, rules, len(files))
             if problem:
                 notes.append(Reply(t(lang, problem[0], **problem[1])))
             else:
@@ -307,7 +310,9 @@ def _continue_text(state, more: str, rules, lang) -> tuple[dict, Reply]:
     return _put(state, text=joined), Reply(t(lang, "intake.text_added", n=len(joined)))
 
 
-def _attachment_problem(a: Attachment, rules: Rules, count: int):
+def attachment_problem(a: Attachment, rules: Rules, count: int = 0) -> tuple[str, dict] | None:
+    """Why this file cannot be taken (a message key and its values), or None. A channel that
+    receives the file itself (the web chat's upload) asks before it stores anything."""
     if a.kind not in MEDIA:
         return "intake.attachment_kind", {}
     if count >= rules.max_attachments:

@@ -77,6 +77,12 @@ class Reply:
     remove_keyboard: bool = False  # take the contact button away again
     meta: dict | None = None  # what a reply to this message means (officers' case cards)
     photo: str | None = None  # a picture (base64 PNG) to send with the text: the report's chart
+    # Officers' access to a citizen's files (handlers.files makes them; adapters render them):
+    # `links` are listed on a case card where a channel shows links (WhatsApp, web chat),
+    # `file` is one file to hand over (Telegram sends the file itself, others a link).
+    links: tuple[dict, ...] = ()
+    file: dict | None = None
+    wants_files: bool = False  # the question takes photos or documents (the web chat's attach button)
 
     @classmethod
     def from_payload(cls, payload: dict) -> Reply:
@@ -103,6 +109,12 @@ class Reply:
             payload["meta"] = self.meta
         if self.photo:
             payload["photo"] = self.photo
+        if self.links:
+            payload["links"] = [dict(x) for x in self.links]
+        if self.file:
+            payload["file"] = dict(self.file)
+        if self.wants_files:
+            payload["wants_files"] = True
         return payload
 
 

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from flows.i18n import t, when
 from flows.messages import Button, Reply, rows
-from storage.models import Attachment, Case, Deadline, Officer, Rating
+from storage.models import Case, Deadline, Officer, Rating
+from handlers import files
 from handlers.office import Office
 from handlers.words import action_label, actor_name, label, officers_of, state_label
 
@@ -52,11 +53,8 @@ def card(session: Session, office: Office, case: Case, officer: Officer, lang: s
                unit=case.unit.name if case.unit else "-", reporter=reporter,
                lapor=case.lapor_tracking_id or "-", opened=when(cal, case.created_at, lang)),
              "", case.text]
-    files = session.scalars(select(Attachment).where(Attachment.case_id == case.id)).all()
-    if files:
-        lines += ["", t(lang, "officer.card.attachments", n=len(files))]
-        lines += [f"• {a.media_type} {a.content_type or ''}".rstrip() + (" ✓" if a.stored_path else "")
-                  for a in files]
+    file_lines, file_buttons, links = files.card_part(session, case, officer, lang)
+    lines += file_lines
     open_clocks = [d for d in case.deadlines if d.completed_at is None and d.kind == "stage"]
     for d in open_clocks:
         key = "officer.card.paused" if d.paused_at else "officer.card.due"
@@ -74,9 +72,10 @@ def card(session: Session, office: Office, case: Case, officer: Officer, lang: s
             lines.append("  " + (e.note if len(e.note) <= NOTE_CHARS else e.note[:NOTE_CHARS] + "…"))
     buttons = [Button(tr.label_id if lang == "id" else tr.label_en, f"a|{tr.trigger}|{case.ticket}|{case.version}")
                for tr in actions(office, case, officer)]
+    buttons += file_buttons
     buttons.append(Button(t(lang, "officer.button.note"), f"n|{case.ticket}"))
     # A reply to the card becomes an internal note on the case.
-    return Reply("\n".join(lines), rows(*buttons), meta={"ticket": case.ticket})
+    return Reply("\n".join(lines), rows(*buttons), meta={"ticket": case.ticket}, links=links)
 
 
 def _ratings(session: Session, case: Case, lang: str) -> list[str]:

@@ -336,7 +336,8 @@ class CitizenConversation:
         return state, Outcome(self._add_to(session, case, inbound, lang, now) + [self._adding_prompt(case, lang)])
 
     def _adding_prompt(self, case, lang) -> Reply:
-        return Reply(t(lang, "add.started", ticket=case.ticket), rows(Button(t(lang, "button.done"), "done")))
+        return Reply(t(lang, "add.started", ticket=case.ticket), rows(Button(t(lang, "button.done"), "done")),
+                     wants_files=True)
 
     def _add_to(self, session, case: Case, inbound: Inbound, lang, now) -> list[Reply]:
         cases = self.office.cases

@@ -42,6 +42,7 @@ class Office:
             require_email=self.workflow.intake.require_email,
             categories=tuple((c.id, c.label_id, c.label_en) for c in self.categories),
             phone_from_channel=channel == "whatsapp",
+            share_contact=channel == "telegram",  # the only channel with a share-number button
             **(self.limits or {}),
         )
 

@@ -25,7 +25,7 @@ from storage.cases import Actor, add_attachments
 from storage.errors import Conflict, InvalidInput, NotFound
 from storage.outbox import by_provider_id
 from storage.models import CaseEvent, Citizen, CitizenIdentity, Officer, Unit
-from handlers import notify
+from handlers import files, notify
 from handlers.cards import card, queue, statistics, unit_ok
 from handlers.office import Office
 from handlers.words import actor_name, error_text, label, officers_of
@@ -224,6 +224,11 @@ class OfficerConversation:
             if not unit_ok(self.office, case, officer):
                 return {}, [Reply(t(lang, "officer.not_allowed", ticket=case.ticket))]
             return {}, [card(session, self.office, case, officer, lang)]
+        if kind == files.BUTTON:  # the card's attachments: checked again, the payload can be forged
+            case = self._case(session, parts[0])
+            if case is None or not unit_ok(self.office, case, officer):
+                return {}, [Reply(t(lang, "officer.not_allowed", ticket=parts[0][:40]))]
+            return {}, files.hand_over(session, case, officer, lang)
         if kind == "q" and parts[0].isdigit():
             return {}, [queue(session, self.office, officer, lang, int(parts[0]), now)]
         if kind == "n":

@@ -169,6 +169,7 @@ class Attachment(Base):
     provider_ref: Mapped[str | None] = mapped_column(Text)  # Telegram file_id or Twilio media URL
     content_type: Mapped[str | None] = mapped_column(String(100))
     size: Mapped[int | None] = mapped_column(Integer)
+    filename: Mapped[str | None] = mapped_column(String(200))  # as the citizen's file was named
     stored_path: Mapped[str | None] = mapped_column(Text)  # set when the worker has fetched it
     fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     fetch_error: Mapped[str | None] = mapped_column(Text)  # why it could not be fetched

@@ -295,3 +295,31 @@ def test_run_reports_a_taken_port_in_one_line(tmp_path):
         s.listen()
         port = s.getsockname()[1]
         assert fails_with(aduan("run", "--port", str(port), config=str(cfg)), f"cannot serve on 127.0.0.1:{port}")
+
+
+def test_cases_show_lists_the_attachments(config, two_cases, sessions, tmp_path):
+    from storage.cases import add_attachments
+    from storage.models import Attachment, Case
+
+    a, _ = two_cases
+    stored = tmp_path / "files" / "1.jpg"
+    with transaction(sessions) as s:
+        case = s.scalar(select(Case).where(Case.ticket == a))
+        add_attachments(s, case, [{"kind": "photo", "ref": "AgAD-1", "content_type": "image/jpeg", "size": 2048},
+                                  {"kind": "document", "ref": "AgAD-2", "content_type": "application/pdf",
+                                   "size": 3 * 1024 * 1024, "filename": "kuitansi.pdf"},
+                                  {"kind": "voice", "ref": "AgAD-3", "content_type": "audio/ogg"}],
+                        "telegram", wib(2025, 3, 27, 15, 45))
+        s.flush()
+        first, second, _ = s.scalars(select(Attachment).order_by(Attachment.id)).all()
+        first.stored_path = str(stored)
+        second.fetch_error = "file of 3145728 bytes is over the limit"
+    out = aduan("cases", "show", a, config=config).output
+    section = out.split("Attachments:")[1].split("History:")[0]
+    rows = [line.split() for line in section.strip().splitlines()[2:]]
+    assert rows[0][1:] == ["photo", "image/jpeg", "2", "KB", "telegram", str(stored)]
+    assert rows[1][1:6] == ["document", "application/pdf", "3.0", "MB", "telegram"]
+    assert "fetch failed: file of 3145728 bytes is over the limit" in section
+    assert rows[2][1:] == ["voice", "audio/ogg", "-", "telegram", "not", "fetched", "yet"]
+    b_out = aduan("cases", "show", two_cases[1], config=config).output
+    assert "Attachments:\n(none)" in b_out

@@ -15,11 +15,12 @@ import re
 import logging
 import os
 import threading
+from pathlib import Path
 
 os.environ.setdefault("PTB_TIMEDELTA", "true")  # RetryAfter.retry_after as a timedelta (PTB 22.2+)
 
 from flask import Blueprint, current_app, jsonify, request
-from telegram import (Bot, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton,
+from telegram import (Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, KeyboardButton,
                       ReplyKeyboardMarkup, ReplyKeyboardRemove, Update)
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
@@ -32,6 +33,9 @@ CHANNEL = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 TEXT_LIMIT = 4096
+CAPTION_LIMIT = 900  # Telegram takes 1,024 characters; room for the <code> tags
+PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp")  # what sendPhoto takes; other images go as documents
+PHOTO_BYTES = 10 * 1024 * 1024  # sendPhoto's upload limit
 
 
 class BadUpdate(ValueError):
@@ -189,9 +193,13 @@ class TelegramSender:
             return SendResult(RETRY, delay=5, error=f"network: {type(exc).__name__}")
         except TelegramError as exc:  # e.g. a revoked token: keep the row, count the attempt
             return SendResult(RETRY, delay=60, error=f"telegram: {type(exc).__name__}")
+        except OSError as exc:  # a stored attachment that cannot be read: retrying will not help
+            return SendResult(FAILED, error=f"rejected: stored file: {type(exc).__name__}")
 
     async def _send(self, message: Outgoing) -> list[str]:
         payload = message.payload
+        if payload.get("file"):
+            return [await self._send_file(int(message.chat_id), payload)]
         parts = split_text(payload["text"], TEXT_LIMIT - 500)  # room for the <code> tags
         ids = []
         if payload.get("photo"):  # the monthly report's chart, base64 in the row
@@ -203,6 +211,25 @@ class TelegramSender:
                                                reply_markup=_markup(payload) if last else None)
             ids.append(str(sent.message_id))
         return ids
+
+    async def _send_file(self, chat: int, payload: dict) -> str:
+        """A citizen's file to an officer: by its Telegram file id when it came by Telegram
+        (no upload, and Telegram keeps the type it had), else the stored copy uploaded."""
+        f, text = payload["file"], payload["text"]
+        caption = _html(text) if len(text) <= CAPTION_LIMIT else None
+        if f.get("telegram_file_id"):
+            send = {"photo": self.bot.send_photo, "voice": self.bot.send_voice, "audio": self.bot.send_audio,
+                    "video": self.bot.send_video}.get(f.get("kind"), self.bot.send_document)
+            source = f["telegram_file_id"]
+        else:
+            data = Path(f["path"]).read_bytes()
+            photo = f.get("kind") == "photo" and f.get("type") in PHOTO_TYPES and len(data) <= PHOTO_BYTES
+            send = self.bot.send_photo if photo else self.bot.send_document
+            source = InputFile(data, filename=f.get("name"))
+        sent = await send(chat, source, caption=caption, parse_mode="HTML" if caption else None)
+        if caption is None:  # too long for a caption: the text follows on its own
+            await self.bot.send_message(chat, _html(text[:TEXT_LIMIT - 500]), parse_mode="HTML")
+        return str(sent.message_id)
 
     def fetch(self, file_id: str, max_bytes: int) -> bytes:
         """Download a citizen's file (the Bot API serves files up to 20 MB)."""

@@ -2,22 +2,91 @@
 
 In: `POST /webchat/api/messages` with {"id", "text"} or {"id", "button"}; a signed
 session cookie says which visitor it is, and the client's message id makes a retry
-harmless. Out: the page polls `GET /webchat/api/messages?after=N`; for this channel
-the outbox row is "accepted by the provider" when the page has fetched it.
+harmless. A file comes as `POST /webchat/api/files` (multipart: id, file), is held in
+the uploads folder and enters the conversation as an attachment like a Telegram photo;
+the attachment fetcher moves it into the case's folder once the complaint is filed.
+Out: the page polls `GET /webchat/api/messages?after=N`; for this channel the outbox
+row is "accepted by the provider" when the page has fetched it.
 """
 from __future__ import annotations
 
+import logging
+import mimetypes
+import os
 import re
+import time
 import uuid
+from dataclasses import replace
+from datetime import timedelta
 from importlib import resources
+from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, request, session
+from sqlalchemy import select
 
-from flows.messages import Inbound
+from flows.i18n import language, t
+from flows.intake import attachment_problem
+from flows.messages import Attachment, Inbound
+from storage.models import Citizen, CitizenIdentity
 
+log = logging.getLogger(__name__)
 CHANNEL = "webchat"
 MAX_TEXT = 10000
+FORM_ROOM = 16 * 1024  # the multipart framing and the id around the file itself
 _ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_REF = re.compile(r"^upload:([0-9a-f]{32})$")
+
+
+class UploadStore:
+    """Web chat files waiting for their complaint. The attachment fetcher takes them from
+    here like it takes Telegram's and Twilio's; what no filed complaint took is deleted once
+    no half-filled form can still hold it (personal data is not kept for nothing)."""
+
+    channel = CHANNEL
+
+    def __init__(self, folder: Path, keep: timedelta, every: float = 600.0):
+        self.folder, self.keep, self.every, self._last = folder, keep, every, 0.0
+
+    def put(self, data: bytes) -> str:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = uuid.uuid4().hex
+        fd = os.open(self.folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return f"upload:{name}"
+
+    def _path(self, ref: str) -> Path | None:
+        m = _REF.match(ref or "")
+        return self.folder / m[1] if m else None  # never a path from outside
+
+    def fetch(self, ref: str, max_bytes: int) -> bytes:
+        from bot.attachments import FetchError
+
+        path = self._path(ref)
+        if path is None or not path.is_file():
+            raise FetchError("the uploaded file is gone")
+        if path.stat().st_size > max_bytes:
+            raise FetchError("file is over the limit")
+        return path.read_bytes()
+
+    def fetched(self, ref: str) -> None:
+        self.discard(ref)
+
+    def discard(self, ref: str) -> None:
+        path = self._path(ref)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    def purge(self) -> int:
+        if time.monotonic() - self._last < self.every or not self.folder.is_dir():
+            return 0
+        self._last = time.monotonic()
+        cutoff, gone = time.time() - self.keep.total_seconds(), 0
+        for path in self.folder.iterdir():
+            if _REF.match(f"upload:{path.name}") and path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                gone += 1
+        return gone
 
 
 def _static(name: str) -> str:
@@ -68,6 +137,45 @@ def blueprint() -> Blueprint:
         runtime.receive(CHANNEL, inbound.provider_message_id, inbound, {"id": data["id"]})
         return jsonify(ok=True)
 
+    @bp.post("/webchat/api/files")
+    def post_file():
+        """A visitor's photo or document (multipart: id, file); 200 once it is stored."""
+        runtime = current_app.extensions["aduan"]
+        chat = _visitor()
+        lang = _language(runtime, chat)
+        limit = runtime.settings.intake.max_attachment_mb * 1024 * 1024
+        too_big = t(lang, "webchat.upload_too_big", mb=runtime.settings.intake.max_attachment_mb)
+        if request.content_length is None:
+            return jsonify(error=too_big), 411  # browsers always say how long a form is
+        if request.content_length > limit + FORM_ROOM:
+            return jsonify(error=too_big), 413  # refused before a byte of it is read
+        request.max_content_length = limit + FORM_ROOM  # and the stream is cut there anyway
+        msg_id, upload = request.form.get("id", ""), request.files.get("file")
+        if not _ID.match(msg_id):
+            return jsonify(error="send an id of 8-64 letters, digits, '-' or '_'"), 400
+        if upload is None or not upload.filename:
+            return jsonify(error=t(lang, "webchat.upload_missing")), 400
+        data = upload.stream.read(limit + 1)
+        if len(data) > limit:
+            return jsonify(error=too_big), 413
+        name = os.path.basename(upload.filename.replace("\\", "/"))[:200]
+        kind = upload.mimetype or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        file = Attachment("photo" if kind.startswith("image/") else "document", None, kind, len(data), name)
+        problem = attachment_problem(file, runtime.conversation.office.rules(CHANNEL))
+        if problem:  # the same rules as a file sent on Telegram or WhatsApp, before storing it
+            return jsonify(error=t(lang, problem[0], **problem[1])), 415
+        ref = runtime.uploads.put(data)
+        inbound = Inbound(CHANNEL, chat, f"{chat}:{msg_id}", attachments=(replace(file, ref=ref),),
+                          language_hint=request.accept_languages.best_match(["id", "en"]))
+        try:
+            new = runtime.receive(CHANNEL, inbound.provider_message_id, inbound, {"id": msg_id, "file": ref})
+        except Exception:
+            runtime.uploads.discard(ref)
+            raise
+        if not new:  # a retried post: the first one's file is the one kept
+            runtime.uploads.discard(ref)
+        return jsonify(ok=True)
+
     @bp.get("/webchat/api/messages")
     def get_messages():
         """The bot's messages to this visitor after id N (the page polls)."""
@@ -80,6 +188,14 @@ def blueprint() -> Blueprint:
         return jsonify(messages=messages)
 
     return bp
+
+
+def _language(runtime, chat: str) -> str:
+    """The language the visitor chose in the conversation, else the browser's."""
+    with runtime.sessions() as s:
+        chosen = s.scalar(select(Citizen.language).join(CitizenIdentity).where(
+            CitizenIdentity.channel == CHANNEL, CitizenIdentity.external_id == chat))
+    return chosen or language(request.accept_languages.best_match(["id", "en"]))
 
 
 def _escape(text: str) -> str:

@@ -102,13 +102,14 @@ class WhatsAppSender:
     channel = CHANNEL
 
     def __init__(self, account_sid: str, auth_token: str, from_number: str, api_base_url: str,
-                 templates: dict[str, str], status_callback: str | None = None, clock=None):
+                 templates: dict[str, str], status_callback: str | None = None, clock=None, links=None):
         self.client = Client(account_sid, auth_token)
         self.client.api.base_url = api_base_url.rstrip("/")
         self.from_ = from_number if from_number.startswith("whatsapp:") else f"whatsapp:{from_number}"
         self.templates = templates
         self.status_callback = status_callback
         self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.links = links  # bot.files.FileLinks: officers' attachments become signed links
 
     def send(self, message: Outgoing) -> SendResult:
         to = f"whatsapp:{message.chat_id}"
@@ -122,12 +123,12 @@ class WhatsAppSender:
                                                   "until the citizen writes again")
                 # A template variable holds at most 1,024 characters; the rest waits in the
                 # row (the citizen sees it all with /status once they write).
-                text = render(message.payload)[:1000]
+                text = self._render(message.payload)[:1000]
                 sent = self.client.messages.create(to=to, from_=self.from_, content_sid=sid,
                                                    content_variables=json.dumps({"1": text}), **extra)
                 return SendResult(SENT, provider_message_id=sent.sid, template_sid=sid)
             ids = [self.client.messages.create(to=to, from_=self.from_, body=part, **extra).sid
-                   for part in split_text(render(message.payload), TEXT_LIMIT)]
+                   for part in split_text(self._render(message.payload), TEXT_LIMIT)]
             return SendResult(SENT, provider_message_id=",".join(ids))
         except TwilioRestException as exc:
             if exc.status == 429 or exc.status >= 500:
@@ -141,6 +142,11 @@ class WhatsAppSender:
             return SendResult(RETRY, delay=10, error=f"twilio {exc.status} {exc.code}")
         except OSError as exc:  # connection refused, timeouts
             return SendResult(RETRY, delay=10, error=f"network: {exc}")
+
+    def _render(self, payload: dict) -> str:
+        if self.links is not None and (payload.get("links") or payload.get("file")):
+            payload = dict(payload, text=self.links.text(payload))
+        return render(payload)
 
     def fetch(self, url: str, max_bytes: int) -> bytes:
         """Download a media URL Twilio gave us (with the account's credentials)."""

@@ -3,11 +3,13 @@ import csv
 import json
 
 import click
+from sqlalchemy import select
 
 from bot.cli.render import echo_table, office_time
 from flows.case_fields import Privacy
 from storage.case_export import EXPORT_FIELDS, iter_case_records
-from storage.models import utcnow
+from handlers.files import size_text
+from storage.models import Attachment, utcnow
 
 
 @click.group("cases")
@@ -63,6 +65,11 @@ def cases_show(obj, ticket):
         ]:
             click.echo(f"  {label:<15} {value if value is not None else '-'}")
         click.echo("\nText:\n  " + c.text.replace("\n", "\n  "))
+        click.echo("\nAttachments:")
+        files = s.scalars(select(Attachment).where(Attachment.case_id == c.id).order_by(Attachment.id)).all()
+        echo_table(["id", "kind", "type", "size", "from", "file"],
+                   [[a.id, a.media_type, a.content_type, size_text(a.size) or None, a.channel, _where(a)]
+                    for a in files])
         click.echo("\nHistory:")
         echo_table(["time", "actor", "action", "from", "to", "note"],
                    [[office_time(cal, e.at),
@@ -82,6 +89,17 @@ def cases_show(obj, ticket):
             rows.append([d.stage, d.sla, office_time(cal, d.started_at),
                          office_time(cal, d.due_at), status])
         echo_table(["stage", "SLA", "started", "due", "status"], rows)
+
+
+def _where(a: Attachment) -> str:
+    """The stored copy, or why there is none."""
+    if a.stored_path:
+        return a.stored_path
+    if a.fetch_error:
+        return f"fetch failed: {a.fetch_error}"
+    if a.media_type == "location":
+        return a.provider_ref or "-"
+    return "not fetched yet"
 
 
 @cases.command("export")

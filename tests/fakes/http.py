@@ -26,6 +26,15 @@ class Recorded:
         return {k: v[0] if len(v) == 1 else v for k, v in parse_qs(self.body.decode()).items()}
 
 
+@dataclass
+class Upload:
+    """A file part of a multipart request, as its bytes."""
+
+    filename: str
+    content_type: str | None
+    data: bytes
+
+
 def _multipart(body: bytes, kind: str) -> dict:
     boundary = kind.split("boundary=")[1].strip('"').encode()
     out = {}
@@ -34,7 +43,13 @@ def _multipart(body: bytes, kind: str) -> dict:
             continue
         head, value = part.split(b"\r\n\r\n", 1)
         name = head.split(b'name="')[1].split(b'"')[0].decode()
-        out[name] = value.rstrip(b"\r\n").decode()
+        value = value[:-2] if value.endswith(b"\r\n") else value  # the line break before the boundary
+        if b'filename="' in head:
+            ctype = next((line.split(b":", 1)[1].strip().decode() for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-type:")), None)
+            out[name] = Upload(head.split(b'filename="')[1].split(b'"')[0].decode(), ctype, value)
+        else:
+            out[name] = value.decode()
     return out
 
 

@@ -4,6 +4,8 @@
   var log = document.getElementById("log");
   var form = document.getElementById("composer");
   var input = document.getElementById("text");
+  var attach = document.getElementById("attach");
+  var fileInput = document.getElementById("file");
   var after = 0;
 
   function id() {
@@ -42,6 +44,20 @@
 
   function render(m) {
     var div = bubble(m.text, "bot");
+    attach.hidden = !m.wants_files;  // the attach button only while the bot asks for files
+    if (m.links && m.links.length) {  // an officer's attachments: signed links
+      var list = document.createElement("div");
+      list.className = "links";
+      m.links.forEach(function (l) {
+        var a = document.createElement("a");
+        a.href = l.url;
+        a.target = "_blank";
+        a.rel = "noopener noreferrer";
+        a.textContent = "📎 " + l.label;
+        list.appendChild(a);
+      });
+      div.appendChild(list);
+    }
     if (m.buttons && m.buttons.length) {
       var box = document.createElement("div");
       box.className = "buttons";
@@ -74,6 +90,25 @@
       .catch(function () {})
       .then(function () { polling = false; });
   }
+
+  // A photo or document: one multipart POST; the bot answers in the chat as for any file.
+  fileInput.addEventListener("change", function () {
+    var file = fileInput.files[0];
+    if (!file) { return; }
+    var body = new FormData();
+    body.append("id", id());
+    body.append("file", file);
+    fileInput.value = "";
+    bubble("📎 " + file.name, "me");
+    fetch("/webchat/api/files", { method: "POST", credentials: "same-origin", body: body })
+      .then(function (r) {
+        if (!r.ok) { return r.json().then(function (e) { bubble(e.error || "Error", "error"); }); }
+        poll();
+      })
+      .catch(function () {
+        bubble("Berkas belum terkirim; periksa koneksi lalu coba lagi. / File not sent; check the connection and try again.", "error");
+      });
+  });
 
   form.addEventListener("submit", function (e) {
     e.preventDefault();
