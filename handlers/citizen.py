@@ -15,7 +15,7 @@ from flows import intake
 from flows.choices import choose
 from flows.i18n import LANGUAGES, language, t, when
 from flows.messages import Button, Inbound, Outcome, Reply, rows
-from storage import dialogs
+from storage import access, dialogs
 from storage.cases import CITIZEN, add_attachments
 from storage.citizens import identity_for
 from storage.errors import InvalidInput, NotFound
@@ -231,19 +231,21 @@ class CitizenConversation:
 
     def _submit(self, session, citizen, inbound, state, draft, lang, now):
         office = self.office
+        code = access.new_code()  # shown once here and in the first email; kept hashed
         try:
             with session.begin_nested():
                 case = office.cases.open_case(
                     session, kind=draft["kind"], text=draft["text"], channel=inbound.channel,
                     category=draft.get("category"), privacy=draft.get("privacy", "biasa"),
-                    citizen=citizen, language=lang, now=now)
+                    citizen=citizen, language=lang, now=now, access_code=code)
                 add_attachments(session, case, draft.get("attachments", []), inbound.channel, now)
         except InvalidInput as exc:
             return state, Outcome([Reply(t(lang, "submit_failed", reason=str(exc))),
                                    intake.prompt(state, office.rules(inbound.channel), lang)])
         notify.new_case(session, office, case, self.group_chat_id, now)
         citizen.name = draft.get("name") or citizen.name
-        citizen.email = draft.get("email") or citizen.email
+        if "email" in draft:  # skipped on this form: no more follow-ups by email
+            citizen.email = draft["email"]
         citizen.phone = draft.get("phone") or citizen.phone
         replies = [Reply(t(lang, "submitted", ticket=case.ticket))]
         first = office.workflow.states[case.state]
@@ -254,6 +256,10 @@ class CitizenConversation:
         if not office.calendar.is_open(now):
             opening = office.calendar.next_opening(now)
             replies.append(Reply(t(lang, "submitted_closed", opening=when(office.calendar, opening, lang))))
+        replies.append(Reply(t(lang, "submitted_code", ticket=case.ticket, code=code)))
+        if office.email and citizen.email:
+            replies.append(Reply(t(lang, "submitted_email", email=citizen.email)))
+            notify.welcome_email(session, office, case, code, now)
         replies.append(self.menu(lang))
         return None, Outcome(replies)
 
