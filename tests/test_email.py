@@ -224,3 +224,37 @@ def test_tls_to_the_relay(make_runtime, tmp_path, security):
         Dispatcher(runtime, runtime.senders, sleep=lambda s: None).run_once()
         assert (email_rows(runtime)[0].status, email_rows(runtime)[0].error) == ("sent", None)
         assert len(server.received) == 1 and server.logins == [LOGIN[0]]
+
+
+def test_a_walk_in_citizen_with_only_an_email_is_told_whom_to_answer(runtime, smtp, clock):
+    admin = enrol(runtime, "admin")
+    admin.say("/catat")
+    admin.say("1")  # front desk
+    for answer in ("Lewati", "budi@contoh.go.id", "Lewati", "pengaduan",
+                   "Loket tutup sebelum jam layanan berakhir.", "Lanjut", "Biasa"):
+        admin.say(answer)
+    ticket = admin.say("Kirim pengaduan")[0].split("nomor ")[1].split(".")[0]
+    admin.say(f"/minta {ticket} Jam berapa loket tutup?")
+    send_all(runtime, clock)
+    [(_, recipients, message)] = smtp.received
+    plain, _ = parts(message)
+    assert recipients == ["budi@contoh.go.id"] and "Pertanyaan petugas: Jam berapa loket tutup?" in plain
+    # no chat to answer in, and no access code to check with: it says neither
+    assert "Sampaikan jawaban Anda kepada kantor: 0711-123456." in plain
+    assert "/status" not in plain and "web chat" not in plain
+
+
+@pytest.mark.parametrize("email, problem", [
+    ({"host": "smtp.contoh.go.id"}, "from_address is not"),
+    ({"host": "smtp.contoh.go.id", "from_address": "bukan-alamat"}, "email.from_address"),
+    ({"host": "smtp.contoh.go.id", "from_address": FROM, "username": "x"}, "both email.username and"),
+    ({"host": "smtp.contoh.go.id", "from_address": FROM, "security": "tls"}, "email.security"),
+])
+def test_bad_email_settings_stop_start_up(tmp_path, email, problem):
+    from bot.config import ConfigError, load_settings
+
+    lines = ["[email]"] + [f'{k} = "{v}"' for k, v in email.items()]
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=problem):
+        load_settings(str(path))
