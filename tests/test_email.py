@@ -258,3 +258,22 @@ def test_bad_email_settings_stop_start_up(tmp_path, email, problem):
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=problem):
         load_settings(str(path))
+
+
+@pytest.mark.parametrize("address, smtputf8, status", [
+    ("sîti@contoh.go.id", True, "sent"),  # an internationalized address, a relay that takes it
+    ("sîti@contoh.go.id", False, "failed"),  # ... and one that cannot: retrying will not help
+    ("siti@contoh.go.id\r\nBcc: semua@contoh.go.id", True, "failed"),  # no header injection
+])
+def test_addresses_the_relay_can_or_cannot_take(address, smtputf8, status):
+    from bot.channels.base import Outgoing
+    from bot.channels.email import EmailSender
+
+    with FakeSMTP(smtputf8=smtputf8) as server:
+        sender = EmailSender(host="127.0.0.1", port=server.port, security="none", from_address=FROM,
+                             from_name="BPS Kota Contoh")
+        result = sender.send(Outgoing(1, address, {"text": "Status pengaduan ADU-2025-000001: Selesai.",
+                                                   "meta": {"ticket": "ADU-2025-000001", "lang": "id"}}))
+        assert result.status == status, result.error
+        assert len(server.received) == (status == "sent")
+        assert "siti" not in (result.error or "") and "sîti" not in (result.error or "")

@@ -117,7 +117,10 @@ class EmailSender:
         return smtp
 
     def send(self, message: Outgoing) -> SendResult:
-        msg = self.compose(message)
+        try:
+            msg = self.compose(message)
+        except (ValueError, TypeError) as exc:  # an address the headers cannot carry: never will
+            return SendResult(FAILED, error=f"email: cannot compose: {type(exc).__name__}")
         try:
             smtp = self._connect()
         except smtplib.SMTPNotSupportedError:
@@ -129,8 +132,14 @@ class EmailSender:
             return SendResult(RETRY, delay=RETRY_DELAY, error=f"smtp connection: {type(exc).__name__}")
         try:
             if self.username:
-                smtp.login(self.username, self.password or "")
+                try:
+                    smtp.login(self.username, self.password or "")
+                except smtplib.SMTPNotSupportedError:
+                    log.warning("email: the relay offers no login; check [email] username and security")
+                    return SendResult(RETRY, delay=CONFIG_DELAY, error="smtp: AUTH not offered")
             smtp.send_message(msg)
+        except smtplib.SMTPNotSupportedError:  # a non-ASCII address and a relay without SMTPUTF8
+            return SendResult(FAILED, error="smtp: the relay cannot take this address (SMTPUTF8)")
         except smtplib.SMTPRecipientsRefused as exc:  # the only recipient: its code, not its address
             codes = [code for code, _ in exc.recipients.values()]
             return self._refused(codes[0] if codes else 550)

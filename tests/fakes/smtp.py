@@ -52,12 +52,12 @@ class _Handler:
 
 class FakeSMTP:
     def __init__(self, *, login: tuple[str, str] | None = None, tls: tuple[Path, Path] | None = None,
-                 implicit_tls: bool = False):
+                 implicit_tls: bool = False, smtputf8: bool = True):
         self.port = free_port()
         self.received: list[tuple[str, list[str], EmailMessage]] = []
         self.rcpt_script: list[str] = []  # replies for the next RCPT TO commands
         self.logins: list[str] = []
-        kwargs: dict = {}
+        kwargs: dict = {"enable_SMTPUTF8": smtputf8}  # internationalized addresses (RFC 6531)
         if tls is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(str(tls[0]), str(tls[1]))
