@@ -113,6 +113,7 @@ def test_a_web_chat_citizen_hears_the_answer_by_email(runtime, smtp, clock, capl
     assert "• Masalah selesai" in plain and "• Belum selesai" in plain
     assert f"/status {ticket} KODE_AKSES melalui web chat (https://aduan.bps-contoh.go.id/)" in plain
     assert "Tanggapan: Lampu sudah diganti pada 10 April.<br>" in html and "<p>" in html
+    assert '(<a href="https://aduan.bps-contoh.go.id/">https://aduan.bps-contoh.go.id/</a>)' in html
     # no address, no text of the citizen's or the officer's in any log line
     for record in caplog.records:
         if record.name.split(".")[0] in ("bot", "handlers", "storage", "flows"):

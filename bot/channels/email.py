@@ -63,8 +63,11 @@ def render(payload: dict, office: str, channels: tuple[str, ...], contacts: str 
     return subject, paragraphs
 
 
-def _html(subject: str, paragraphs: list[str]) -> str:
+def _html(subject: str, paragraphs: list[str], web_url: str | None = None) -> str:
     body = "\n".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
+    if web_url:  # the office's own address (settings), never a link out of a citizen's text
+        url = html.escape(web_url)
+        body = body.replace(f"({url})", f'(<a href="{url}">{url}</a>)')
     return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(subject)}</title></head>'
             f'<body style="font-family:sans-serif;line-height:1.5">{body}</body></html>')
 
@@ -98,7 +101,7 @@ class EmailSender:
             msg["References"] = f"<{ticket.lower()}@{self.domain}>"
         msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to us
         msg.set_content("\n\n".join(paragraphs))
-        msg.add_alternative(_html(subject, paragraphs), subtype="html")
+        msg.add_alternative(_html(subject, paragraphs, self.web_url), subtype="html")
         return msg
 
     def _tls(self) -> ssl.SSLContext:
