@@ -38,7 +38,7 @@ def case_detail(session: Session, office: Office, citizen: Citizen, args: str, l
                 now: datetime | None = None) -> Reply:
     """`args` is "TICKET" or "TICKET CODE". Someone else's ticket without its code, or with
     a wrong one, answers exactly like a ticket that does not exist (no oracle)."""
-    ticket, _, code = args.strip().partition(" ")
+    ticket, code = (args.split(None, 1) + ["", ""])[:2]
     ticket = ticket.upper()
     not_found = Reply(t(lang, "status.not_found", ticket=ticket[:40]))
     case = session.scalar(select(Case).where(Case.ticket == ticket)
