@@ -158,6 +158,50 @@ class WebchatSettings(_Section):
     secret_key: SecretStr | None = None  # signs visitor cookies
 
 
+class EmailSettings(_Section):
+    """SMTP for follow-ups to citizens who gave an email (off while host or from_address is unset)."""
+
+    host: str | None = None
+    port: int | None = Field(None, ge=1, le=65535)  # default: 587 starttls, 465 ssl, 25 none
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    from_address: str | None = None
+    from_name: str = ""  # default: the office name
+    reply_to: str | None = None  # where a citizen's reply to an email goes (the office's mailbox)
+    timeout: float = Field(30.0, gt=0, le=300)
+    ca_file: str | None = None  # a private CA for the relay's certificate (else the system's)
+    web_url: str | None = None  # the web chat's public address, shown in emails
+
+    @field_validator("from_address", "reply_to")
+    @classmethod
+    def _address(cls, v):
+        if v is not None:
+            from email_validator import EmailNotValidError, validate_email
+
+            try:
+                return validate_email(v, check_deliverability=False).normalized
+            except EmailNotValidError as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+    @model_validator(mode="after")
+    def _complete(self):
+        if self.host and not self.from_address:
+            raise ValueError("email.host is set but email.from_address is not")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give both email.username and email.password, or neither")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.host and self.from_address)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
+
+
 class SurveySettings(_Section):
     skm: bool = False  # after a rating, ask the 9 SKM questions (PermenPAN-RB 14/2017)
 
@@ -194,6 +238,7 @@ class Settings(_Section):
     telegram: TelegramSettings = TelegramSettings()
     whatsapp: WhatsAppSettings = WhatsAppSettings()
     webchat: WebchatSettings = WebchatSettings()
+    email: EmailSettings = EmailSettings()
     survey: SurveySettings = SurveySettings()
     digest: DigestSettings = DigestSettings()
     scheduler: SchedulerSettings = SchedulerSettings()

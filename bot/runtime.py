@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.attachments import AttachmentFetcher
+from bot.channels.email import EmailSender
 from bot.channels.telegram import TelegramSender
 from bot.channels.webchat import UploadStore
 from bot.channels.whatsapp import WhatsAppSender
@@ -88,7 +89,7 @@ class Runtime:
                     "max_attachments": s.intake.max_attachments,
                     "max_attachment_bytes": s.intake.max_attachment_mb * 1024 * 1024},
             phone_channel="whatsapp" if s.whatsapp.account_sid else None,
-            skm_survey=s.survey.skm)
+            skm_survey=s.survey.skm, email=s.email.configured)
         return CitizenConversation(office, s.telegram.officer_group_chat_id)
 
     @cached_property
@@ -157,6 +158,16 @@ class Runtime:
                                                wa.from_number, wa.api_base_url, wa.templates,
                                                status_callback=wa.public_url, clock=lambda: self.clock(),
                                                links=self.file_links)
+        if s.email.configured:
+            em = s.email
+            chats = tuple(c for c, on in (("telegram", s.telegram.token is not None),
+                                          ("whatsapp", "whatsapp" in found), ("webchat", s.webchat.enabled)) if on)
+            found["email"] = EmailSender(
+                host=em.host, port=em.effective_port, security=em.security, from_address=em.from_address,
+                from_name=em.from_name or s.office.name, username=em.username,
+                password=em.password.get_secret_value() if em.password else None, reply_to=em.reply_to,
+                timeout=em.timeout, ca_file=em.ca_file, channels=chats, contacts=s.office.contacts,
+                web_url=em.web_url)
         return found
 
     @cached_property

@@ -48,6 +48,7 @@ class Rules:
     """What the office's workflow and settings ask of the form."""
 
     require_email: bool = False
+    email_followups: bool = False  # the office sends follow-ups by email: say so when asking
     name_optional: bool = False  # an officer recording a complaint may not know the name
     categories: tuple[tuple[str, str, str], ...] = ()  # (id, label_id, label_en)
     phone_from_channel: bool = False  # WhatsApp: the sender's number is known
@@ -117,8 +118,11 @@ def prompt(state: dict, rules: Rules, lang: str) -> Reply:
     step, draft = Step(state["step"]), state["draft"]
     skip = Button(t(lang, "button.skip"), SKIP)
     if step is Step.EMAIL:
-        return Reply(t(lang, "intake.ask_email" if rules.require_email else "intake.ask_email_optional"),
-                     () if rules.require_email else rows(skip))
+        # The prompt says what the address is for, and promises emails only when they go out.
+        key = {(True, True): "intake.ask_email", (True, False): "intake.ask_email_required",
+               (False, True): "intake.ask_email_followups",
+               (False, False): "intake.ask_email_optional"}[(rules.require_email, rules.email_followups)]
+        return Reply(t(lang, key), () if rules.require_email else rows(skip))
     if step is Step.PHONE and rules.share_contact:
         return Reply(t(lang, "intake.ask_phone"), rows(skip), ask_contact=t(lang, "button.share_phone"))
     if step is Step.PHONE:  # no button to press where the channel has none: type the number

@@ -15,7 +15,7 @@ from flows import intake
 from flows.choices import choose
 from flows.i18n import LANGUAGES, language, t, when
 from flows.messages import Button, Inbound, Outcome, Reply, rows
-from storage import dialogs
+from storage import access, dialogs
 from storage.cases import CITIZEN, add_attachments
 from storage.citizens import identity_for
 from storage.errors import InvalidInput, NotFound
@@ -86,7 +86,7 @@ class CitizenConversation:
         if command and command[0] in LANGUAGE:
             return self._switch_language(citizen, state, lang)
         if citizen.consent_at is None:
-            return self._consent(citizen, inbound, state, lang, now)
+            return self._consent(session, citizen, inbound, state, lang, now)
         if command:
             return self._command(session, citizen, inbound, state, lang, now, *command)
         if inbound.button and inbound.button.startswith("c|"):
@@ -109,22 +109,29 @@ class CitizenConversation:
                           Button(t(lang, "button.disagree"), "disagree"),
                           Button(t(lang, "button.other_language"), "language")))
 
-    def _consent(self, citizen, inbound, state, lang, now):
+    def _consent(self, session, citizen, inbound, state, lang, now):
         greeting = Reply(t(lang, "greeting", office=self.office.name))
         if (state or {}).get("step") != CONSENT:
-            return {"step": CONSENT}, Outcome([greeting, self._consent_prompt(lang)])
+            first = {"step": CONSENT}
+            if inbound.command and inbound.command[0] in STATUS and inbound.command[1]:
+                first["then"] = inbound.text  # asked before agreeing: answered right after
+            return first, Outcome([greeting, self._consent_prompt(lang)])
         options = [Button(t(lang, "button.agree"), "agree"), Button(t(lang, "button.disagree"), "disagree"),
                    Button(t(lang, "button.other_language"), "language")]
         picked = choose(inbound, options)
         if picked == "agree":
             citizen.consent_at = now
+            if state.get("then"):  # the /status TICKET CODE they sent first
+                asked = Inbound(inbound.channel, inbound.chat_id, inbound.provider_message_id, text=state["then"])
+                _, out = self._command(session, citizen, asked, None, lang, now, *asked.command)
+                return None, Outcome(out.replies + [self.menu(lang)])
             return None, Outcome([self.menu(lang)])
         if picked == "disagree":
             return None, Outcome([Reply(t(lang, "consent_declined", contacts=self.office.contacts or "-"))])
         if picked == "language":
             citizen.language = "en" if lang == "id" else "id"
-            return {"step": CONSENT}, Outcome([self._consent_prompt(citizen.language)])
-        return {"step": CONSENT}, Outcome([Reply(t(lang, "consent_needed")), self._consent_prompt(lang)])
+            return dict(state, step=CONSENT), Outcome([self._consent_prompt(citizen.language)])
+        return dict(state, step=CONSENT), Outcome([Reply(t(lang, "consent_needed")), self._consent_prompt(lang)])
 
     def _switch_language(self, citizen, state, lang):
         citizen.language = "en" if lang == "id" else "id"
@@ -185,7 +192,7 @@ class CitizenConversation:
         if name in INFO:
             return self._keep(state, lang, [Reply(self.office.info_text(lang))])
         if name in STATUS:
-            reply = case_detail(session, self.office, citizen, args, lang) if args \
+            reply = case_detail(session, self.office, citizen, args, lang, now) if args \
                 else case_list(session, self.office, citizen, lang)
             return self._keep(state, lang, [reply])
         if in_form:
@@ -235,19 +242,21 @@ class CitizenConversation:
 
     def _submit(self, session, citizen, inbound, state, draft, lang, now):
         office = self.office
+        code = access.new_code()  # shown once here and in the first email; kept hashed
         try:
             with session.begin_nested():
                 case = office.cases.open_case(
                     session, kind=draft["kind"], text=draft["text"], channel=inbound.channel,
                     category=draft.get("category"), privacy=draft.get("privacy", "biasa"),
-                    citizen=citizen, language=lang, now=now)
+                    citizen=citizen, language=lang, now=now, access_code=code)
                 add_attachments(session, case, draft.get("attachments", []), inbound.channel, now)
         except InvalidInput as exc:
             return state, Outcome([Reply(t(lang, "submit_failed", reason=error_text(exc, lang))),
                                    intake.prompt(state, office.rules(inbound.channel), lang)])
         notify.new_case(session, office, case, self.group_chat_id, now)
         citizen.name = draft.get("name") or citizen.name
-        citizen.email = draft.get("email") or citizen.email
+        if "email" in draft:  # skipped on this form: no more follow-ups by email
+            citizen.email = draft["email"]
         citizen.phone = draft.get("phone") or citizen.phone
         replies = [Reply(t(lang, "submitted", ticket=case.ticket))]
         first = office.workflow.states[case.state]
@@ -258,6 +267,10 @@ class CitizenConversation:
         if not office.calendar.is_open(now):
             opening = office.calendar.next_opening(now)
             replies.append(Reply(t(lang, "submitted_closed", opening=when(office.calendar, opening, lang))))
+        replies.append(Reply(t(lang, "submitted_code", ticket=case.ticket, code=code)))
+        if office.email and citizen.email:
+            replies.append(Reply(t(lang, "submitted_email", email=citizen.email)))
+            notify.welcome_email(session, office, case, code, now)
         replies.append(self.menu(lang))
         return None, Outcome(replies)
 

@@ -98,7 +98,8 @@ def _send_reminder(session: Session, office: Office, row: Deadline, case: Case, 
     st = wf.states.get(row.stage)
     if st is not None and set(st.actors) == {"citizen"}:  # the move is the citizen's
         text = t(case.language, "remind.citizen", ticket=case.ticket, due=when(cal, row.due_at, case.language))
-        notify.send_to_citizen(session, case, Reply(text), now, known=citizens)
+        notify.send_to_citizen(session, case, Reply(text), now, known=citizens, email=office.email,
+                               wants_reply=True)
         return
     texts: dict[str, Reply] = {}  # one per language, however many officers read it
     for officer in notify.holders(session, office, case, cache=officers):
@@ -154,4 +155,4 @@ def escalate(session: Session, office: Office, case: Case, now: datetime) -> Non
             notify.card_button(lang, case.ticket)), case, now)
     if wf.escalation.ombudsman_notice and case.privacy != "anonim":
         reply = Reply(t(case.language, "notify.ombudsman", ticket=case.ticket))
-        notify.send_to_citizen(session, case, reply, now)
+        notify.send_to_citizen(session, case, reply, now, email=office.email)

@@ -8,6 +8,9 @@
 - What a citizen adds or decides: the officers holding the case (and, for a verdict,
   the officer who answered), saying what happened and whose move it is.
 - An escalation: the leadership.
+- Every update for a citizen also goes to their email, when they gave one and the office
+  sends email (the form says the address is for follow-ups). Web chat citizens need it
+  most: a closed tab cannot be reached. Never group or officer notices.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from flows.i18n import t, when
 from flows.messages import Button, Reply, rows
 from flows.workflow import TransitionDef
-from storage.models import Case, CaseEvent, CitizenIdentity, Officer, OfficerIdentity, Rating
+from storage.models import Case, CaseEvent, Citizen, CitizenIdentity, Officer, OfficerIdentity, Rating
 from storage.outbox import enqueue, held_count
 from handlers.office import Office
 from handlers.words import label
@@ -48,12 +51,50 @@ def _send_officers(session, officers: list[Officer], make, case: Case | None, no
 
 
 def send_to_citizen(session, case: Case, reply: Reply, now, purpose: str = "case_update",
-                    known: dict | None = None) -> None:
-    """To every address of the case's citizen that has not blocked the bot."""
-    for identity in citizen_of(session, case, known):
-        if identity.blocked_at is None:
-            enqueue(session, identity.channel, identity.external_id, reply, case_id=case.id,
-                    purpose=purpose, now=now)
+                    known: dict | None = None, email: bool = False, wants_reply: bool = False,
+                    email_text: str | None = None) -> None:
+    """To every address of the case's citizen that has not blocked the bot, and (`email`:
+    the office sends email) to their email address. Nobody answers by email: `wants_reply`
+    (the case waits on the citizen) makes the email say where to answer, and `email_text`
+    replaces a text that says "reply here"."""
+    reachable = [i for i in citizen_of(session, case, known) if i.blocked_at is None]
+    for identity in reachable:
+        enqueue(session, identity.channel, identity.external_id, reply, case_id=case.id,
+                purpose=purpose, now=now)
+    if email:
+        send_email(session, case, Reply(email_text or reply.text, reply.buttons), now, purpose,
+                   [i.channel for i in reachable], wants_reply)
+
+
+def send_email(session, case: Case, reply: Reply, now, purpose: str, chats: list[str],
+               wants_reply: bool = False) -> None:
+    """The reply as an email row (chat id: the address). The email channel renders the
+    buttons as text; `reply_on` says in which chat they can be answered."""
+    citizen = session.get(Citizen, case.citizen_id) if case.citizen_id is not None else None
+    if citizen is None or not citizen.email:
+        return
+    reply_on = case.channel if case.channel in chats else next(iter(chats), None)
+    meta = {"ticket": case.ticket, "lang": case.language, "reply_on": reply_on, "wants_reply": wants_reply,
+            "has_code": case.access_code_hash is not None}
+    enqueue(session, "email", citizen.email, Reply(reply.text, reply.buttons, meta=meta),
+            case_id=case.id, purpose=purpose, now=now)
+
+
+def welcome_email(session, office: Office, case: Case, code: str, now) -> None:
+    """The first email of a case: the ticket, the access code (its only other showing is
+    the confirmation in the chat) and the next step."""
+    if not office.email:
+        return
+    lang = case.language
+    lines = [t(lang, "email.received", ticket=case.ticket, office=office.name)]
+    clock = office.cases.open_deadline(session, case)
+    if clock is not None:
+        st = office.cases.workflow_of(case).states[case.state]
+        step = (st.step_id if lang == "id" else st.step_en) or st.label_id
+        lines.append(t(lang, "submitted_next", step=step, due=when(office.calendar, clock.due_at, lang)))
+    lines.append(t(lang, "email.code", ticket=case.ticket, code=code))
+    chats = [i.channel for i in citizen_of(session, case) if i.blocked_at is None]
+    send_email(session, case, Reply("\n".join(lines)), now, "case_opened", chats)
 
 
 def card_button(lang: str, ticket: str) -> tuple:
@@ -188,9 +229,12 @@ def transition(session: Session, office: Office, case: Case, tr: TransitionDef, 
         lines.append(t(lang, "notify.solved_question"))
         buttons = rows(Button(t(lang, "button.solved"), f"c|accept|{case.ticket}"),
                        Button(t(lang, "button.unsolved"), f"c|not_resolved|{case.ticket}"))
+    email_text = "\n".join(lines)  # an email cannot be answered: it says where instead
     if st.pause_clock:
         lines.append(t(lang, "notify.reply_here"))
-    send_to_citizen(session, case, Reply("\n".join(lines), buttons), now)
+    send_to_citizen(session, case, Reply("\n".join(lines), buttons), now, email=office.email,
+                    wants_reply=st.pause_clock, email_text=email_text)
+
 
 
 def held_for_officer(session: Session, office: Office, channel: str, chat_id: str, now) -> None:

@@ -24,6 +24,7 @@ class Office:
     limits: dict = None  # min_text, max_text, max_attachments, max_attachment_bytes
     phone_channel: str | None = None  # where a phone number given by an officer is reached
     skm_survey: bool = False  # ask the nine SKM questions after a rating
+    email: bool = False  # an SMTP relay is configured: citizens who gave an email get follow-ups
 
     @property
     def workflow(self) -> Workflow:
@@ -40,6 +41,7 @@ class Office:
     def rules(self, channel: str) -> Rules:
         return Rules(
             require_email=self.workflow.intake.require_email,
+            email_followups=self.email,
             categories=tuple((c.id, c.label_id, c.label_en) for c in self.categories),
             phone_from_channel=channel == "whatsapp",
             share_contact=channel == "telegram",  # the only channel with a share-number button

@@ -1,12 +1,16 @@
-"""What a citizen may see of their own cases: the list, and one case in detail."""
+"""What a citizen may see of their own cases: the list, and one case in detail (their own,
+or any case whose access code they give: `/status TICKET CODE` from another chat)."""
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from flows.i18n import day, t, when
 from flows.messages import Reply
-from storage.models import Case, Citizen
+from storage import access
+from storage.models import Case, Citizen, utcnow
 from handlers.office import Office
 from handlers.words import action_label
 
@@ -31,13 +35,27 @@ def case_list(session: Session, office: Office, citizen: Citizen, lang: str) -> 
     return Reply("\n".join(lines))
 
 
-def case_detail(session: Session, office: Office, citizen: Citizen, ticket: str, lang: str) -> Reply:
-    """Someone else's ticket answers exactly like a ticket that does not exist."""
-    ticket = ticket.strip().upper()
+def case_detail(session: Session, office: Office, citizen: Citizen, args: str, lang: str,
+                now: datetime | None = None) -> Reply:
+    """`args` is "TICKET" or "TICKET CODE". Someone else's ticket without its code, or with
+    a wrong one, answers exactly like a ticket that does not exist (no oracle)."""
+    ticket, code = (args.split(None, 1) + ["", ""])[:2]
+    ticket = ticket.upper()
+    not_found = Reply(t(lang, "status.not_found", ticket=ticket[:40]))
     case = session.scalar(select(Case).where(Case.ticket == ticket)
                           .options(selectinload(Case.events)))
-    if case is None or case.citizen_id != citizen.id:
-        return Reply(t(lang, "status.not_found", ticket=ticket[:40]))
+    if case is not None and case.citizen_id == citizen.id:
+        return _detail(session, office, case, lang)
+    if not code.strip():
+        return not_found
+    try:
+        case = access.open_with_code(session, ticket, code, f"citizen:{citizen.id}", now or utcnow())
+    except access.Throttled:
+        return Reply(t(lang, "status.throttled"))
+    return not_found if case is None else _detail(session, office, case, lang)
+
+
+def _detail(session: Session, office: Office, case: Case, lang: str) -> Reply:
     wf = office.cases.workflow_of(case)
     st = wf.states[case.state]
     cal = office.calendar

@@ -19,6 +19,7 @@ from flows.errors import RoleNotAllowed
 from flows.presets import lifecycle_of, load_workflow
 from flows.workflow import BUILTIN_ROLES, CategoryDef, Workflow
 from storage import deadlines
+from storage.access import code_hash
 from storage.errors import Conflict, InvalidInput, NotFound
 from storage.models import Attachment, Case, CaseEvent, Citizen, Deadline, utcnow
 from storage.tickets import next_ticket
@@ -117,7 +118,9 @@ class CaseService:
     def open_case(self, session: Session, *, kind: str, text: str, channel: str,
                   category: str | None = None, privacy: str = Privacy.BIASA,
                   citizen: Citizen | None = None, language: str = "id",
-                  actor: Actor = CITIZEN, now: datetime | None = None) -> Case:
+                  actor: Actor = CITIZEN, now: datetime | None = None,
+                  access_code: str | None = None) -> Case:
+        """`access_code` (storage.access.new_code) lets its holder see the case from any chat."""
         now = now or utcnow()
         kind = _choice(Kind, kind, "kind")
         privacy = _choice(Privacy, privacy, "privacy")
@@ -132,10 +135,12 @@ class CaseService:
                                f"{', '.join(c.id for c in self.categories)}", key="error.category")
         wf = self.workflow
         year = self.calendar.local(now).year
-        case = Case(ticket=next_ticket(session, year, self.ticket_prefix), kind=kind,
+        ticket = next_ticket(session, year, self.ticket_prefix)
+        case = Case(ticket=ticket, kind=kind,
                     category=category, channel=channel, text=text.strip(), privacy=privacy,
                     state=wf.initial, workflow=wf.name, citizen=citizen, language=language,
-                    created_at=now, updated_at=now)
+                    created_at=now, updated_at=now,
+                    access_code_hash=code_hash(ticket, access_code) if access_code else None)
         session.add(case)
         session.flush()
         session.add(CaseEvent(case_id=case.id, at=now, actor_type=actor.type, actor_id=actor.id,

@@ -128,6 +128,7 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    access_code_hash: Mapped[str | None] = mapped_column(String(64))  # /status TICKET CODE (storage.access)
     version: Mapped[int] = mapped_column(Integer, default=1)
     citizen: Mapped[Citizen | None] = relationship()
     unit: Mapped[Unit | None] = relationship()
@@ -260,6 +261,20 @@ class Outbox(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AccessAttempt(Base):
+    """A wrong access code (/status TICKET CODE), kept an hour to throttle guessing."""
+
+    __tablename__ = "access_attempts"
+    __table_args__ = (
+        Index("ix_access_attempts_who", "who", "at"),
+        Index("ix_access_attempts_ticket", "ticket", "at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    who: Mapped[str] = mapped_column(String(100))  # "citizen:<id>": the one guessing
+    ticket: Mapped[str] = mapped_column(String(40))  # as typed: unknown tickets count the same
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class InboundMessage(Base):

@@ -12,6 +12,7 @@ from bot.cli import main
 from flows.calendar import OfficeCalendar
 from flows.case_fields import ActorType
 from flows.presets import load_workflow, preset_names
+from storage.migrate import head_revision
 from storage.db import transaction
 from storage.migrate import head_revision
 from storage.cases import Actor, CaseService

@@ -56,7 +56,8 @@ def test_a_whole_complaint(runtime):
     assert replies[0].startswith("Terima kasih, pengaduan Anda sudah kami terima dengan nomor tiket ADU-2025-000001.")
     # 8 April 09.00 + 3 working days = Friday 11 April, closing 16.30
     assert replies[1] == "Tahap berikutnya: Admin memverifikasi laporan, paling lambat Jumat, 11 April 2025 pukul 16.30 WIB."
-    assert replies[2] == "Silakan pilih menu:"  # the office is open: no opening note
+    assert replies[2].startswith("Kode akses pengaduan ini: ")  # the office is open: no opening note
+    assert replies[3] == "Silakan pilih menu:"
     with runtime.sessions() as s:
         case = s.scalar(select(Case))
         assert (case.kind, case.channel, case.privacy, case.text) == \
