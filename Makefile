@@ -22,8 +22,12 @@ migrate: install
 run: migrate
 	$(BIN)/aduan run
 
+# Two workers (pytest-xdist): the suite is CPU-bound and the machines have two cores;
+# each worker has its own PostgreSQL schema and Redis database (tests/conftest.py).
+TEST_WORKERS ?= 2
+
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

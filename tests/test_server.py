@@ -12,6 +12,9 @@ from bot.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# A process starting on a busy machine (two test workers, PostgreSQL) may take a while.
+STARTUP_TRIES = 600  # x 0.1 s
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -45,7 +48,7 @@ def test_aduan_run_serves_healthz_with_waitress(tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         body, server_header = None, None
-        for _ in range(100):
+        for _ in range(STARTUP_TRIES):
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
                     body, server_header = r.read().decode(), r.headers.get("Server")
@@ -77,8 +80,9 @@ def test_make_run_serves_the_web_chat_and_a_complaint_shows_in_cases_show(tmp_pa
                               stderr=subprocess.STDOUT, text=True)
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
     base = f"http://127.0.0.1:{port}"
+    page = ""
     try:
-        for _ in range(100):
+        for _ in range(STARTUP_TRIES):
             try:
                 page = opener.open(base + "/", timeout=1).read().decode()
                 break
