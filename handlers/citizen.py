@@ -72,7 +72,7 @@ class CitizenConversation:
             if state.step in FORM_STEPS:  # only a half-filled complaint is worth a word
                 hours = int(self.office.dialog_ttl.total_seconds() // 3600)
                 notes.append(Reply(t(citizen.language, "expired", hours=hours)))
-            state = None
+            state = question = None  # its question went with it (and its text was just cleared)
         lang = citizen.language if citizen.language in LANGUAGES else self.office.default_language
         state, out = self._route(session, citizen, inbound, state, lang, now, question)
         dialogs.save(session, inbound.channel, inbound.chat_id, state, now, self.office.dialog_ttl)

@@ -82,7 +82,9 @@ def answered(session, inbound: Inbound) -> tuple[Inbound, Reply | None]:
     if question is None:
         return inbound, None
     picked = pick(text, question.options)
-    return (replace(inbound, button=picked) if picked is not None else inbound), question
+    # A question whose text was cleared (storage.privacy) still tells what "1" means, but
+    # it cannot be asked again: an unclear answer gets the menu instead.
+    return (replace(inbound, button=picked) if picked is not None else inbound), (question if question.text else None)
 
 
 def _enrol(session, officers: OfficerConversation, inbound: Inbound, code: str, now) -> list[Reply]:
