@@ -142,3 +142,16 @@ def test_messages_not_delivered_keep_their_text(runtime, clock):
     Housekeeping(runtime).run_once()
     with runtime.sessions() as s:
         assert all(p["text"] for p in s.scalars(select(Outbox.payload)))
+
+
+def test_a_cancelled_walk_in_record_leaves_no_text_in_the_officers_chat(runtime):
+    from tests.chat import enrol
+
+    admin = enrol(runtime, "admin", chat_id="w-desk")
+    admin.say("/catat")
+    admin.say("1")  # front desk
+    for answer in (NAME, EMAIL, PHONE, "pengaduan", TEXT, "Lanjut", "Biasa"):
+        admin.say(answer)
+    assert readable(runtime, FORM) == FORM  # the summary, in the officer's chat
+    assert admin.say("/batal")[0].startswith("Dibatalkan")
+    assert readable(runtime, FORM) == []
