@@ -168,13 +168,16 @@ def test_purge_leaves_nothing_personal_of_a_case_past_retention(runtime, clock, 
 
 
 def test_the_scheduler_purges_once_a_day(runtime, clock, tmp_path):
-    from bot import periodic
+    from storage.models import ScheduledRun
 
     closed_case(runtime)
-    clock[0] = wib(2030, 4, 9, 1, 0)  # a Tuesday before office hours: the purge does not wait
-    periodic.purge_daily(runtime, "2030-04-09", clock[0])
+    clock[0] = wib(2030, 4, 9, 1, 0)  # before office hours: the purge does not wait for them
+    runtime.scheduler.tick()
     assert found(runtime, tmp_path) == []
-    assert periodic.purge_daily(runtime, "2030-04-09", clock[0]) == 0  # claimed
+    runtime.scheduler.tick()
+    with runtime.sessions() as s:
+        assert s.scalars(select(ScheduledRun.run_key).where(ScheduledRun.job == "privacy_purge")).all() == [
+            "2030-04-09"]
 
 
 def test_erase_asks_then_records_who_and_why(runtime, tmp_path):

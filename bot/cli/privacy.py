@@ -58,14 +58,15 @@ def erase(obj, ticket, address, request, by, reason, force, yes):
     tickets, their chat or their request from the chat. A case with no citizen (a
     walk-in) is erased alone."""
     rt = obj.database()
-    now = rt.clock()
-    with rt.transaction() as s:
+    with rt.sessions() as s:  # asked outside the transaction: it would hold the write lock meanwhile
         citizen, case = _target(s, rt, ticket, address, request)
         tickets = privacy.tickets_of(s, citizen, case)
-        if not yes:
-            click.confirm(f"Erase the personal data of the citizen of {', '.join(tickets) or 'no case'} "
-                          "(names, contacts, texts, files, chats)? This cannot be undone", abort=True)
-        counts = privacy.erase(s, rt.cases, citizen=citizen, case=case, by=by, reason=reason, now=now,
+    if not yes:
+        click.confirm(f"Erase the personal data of the citizen of {', '.join(tickets) or 'no case'} "
+                      "(names, contacts, texts, files, chats)? This cannot be undone", abort=True)
+    with rt.transaction() as s:
+        citizen, case = _target(s, rt, ticket, address, request)  # as it is now
+        counts = privacy.erase(s, rt.cases, citizen=citizen, case=case, by=by, reason=reason, now=rt.clock(),
                                force=force)
         runner.delete_files(rt, counts)
     _echo_counts("erased", counts)
