@@ -24,6 +24,20 @@ from storage.models import Base
 
 PG_URL = os.environ.get("ADUAN_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("ADUAN_TEST_REDIS_URL")
+
+
+def _per_worker(url: str | None) -> str | None:
+    """Under pytest-xdist each worker gets a Redis database of its own (db 15 -> 15, 14, ...),
+    as it gets a PostgreSQL schema of its own: tests that share an RQ queue or a leader
+    lock never meet another worker's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker.startswith("gw"):
+        return url
+    base, _, db = url.rpartition("/")
+    return f"{base}/{(int(db or 0) - int(worker[2:])) % 16}"
+
+
+REDIS_URL = _per_worker(REDIS_URL)
 DB_BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 REDIS_BACKENDS = ["memory"] + (["redis"] if REDIS_URL else [])
 

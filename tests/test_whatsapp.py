@@ -199,3 +199,13 @@ def test_the_worker_fetches_media_with_the_account_credentials_and_nothing_else(
         good, bad = s.scalars(select(Att).order_by(Att.id)).all()
         assert open(good.stored_path, "rb").read() == b"photo-bytes"
         assert bad.stored_path is None and bad.fetch_error == "media URL is not on the Twilio API"
+
+
+def test_a_button_payload_is_not_a_button_press(client, runtime):
+    """Aduan sends no quick-reply templates: a ButtonPayload is read as its text, no more."""
+    post(client, form("halo"))
+    post(client, form("Setuju", ButtonPayload="c|accept|ADU-2025-000001"))  # the text agrees; the payload is ignored
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 0
+        texts = [r.payload["text"] for r in s.scalars(select(Outbox).order_by(Outbox.id))]
+    assert texts[-1].startswith("Silakan pilih menu:")

@@ -46,6 +46,7 @@ class World:
     def __init__(self, runtime, telegram_api=None, twilio_api=None):
         self.runtime, self.telegram_api, self.twilio_api = runtime, telegram_api, twilio_api
         self.app = create_app(runtime=runtime)
+        self._parsed: dict = {}
         self.dispatcher = Dispatcher(runtime, runtime.senders, clock=runtime.clock, sleep=lambda s: None,
                                      limits={"telegram": (0.0, 10_000), "whatsapp": (0.0, 10_000)})
 
@@ -55,6 +56,19 @@ class World:
             if not self.dispatcher.run_once():
                 return
         raise AssertionError("the outbox does not drain")
+
+    def received(self, fake, key: str, chat: str) -> list[dict]:
+        """The parameters of the provider calls to one chat (`key` names the recipient),
+        parsed once each: a long walk makes thousands of calls."""
+        parsed, by_chat = self._parsed.setdefault(id(fake), [0, {}])
+        with fake.lock:
+            new = fake.requests[parsed:]
+            self._parsed[id(fake)][0] = parsed + len(new)
+        for rec in new:
+            if rec.method == "POST" and rec.path.endswith(("/sendMessage", "/Messages.json")):
+                params = rec.params()
+                by_chat.setdefault(str(params.get(key)), []).append(params)
+        return by_chat.get(chat, [])
 
     def person(self, channel: str, n: int):
         return {"telegram": TelegramUser, "whatsapp": WhatsAppUser, "webchat": WebChatUser}[channel](self, n)
@@ -126,9 +140,7 @@ class TelegramUser(_Person):
 
     def _inbox(self) -> list[dict]:
         found = []
-        for params in self.world.telegram_api.sent():
-            if str(params.get("chat_id")) != str(self.chat_id):
-                continue
+        for params in self.world.received(self.world.telegram_api, "chat_id", str(self.chat_id)):
             markup = params.get("reply_markup")
             markup = json.loads(markup) if isinstance(markup, str) else (markup or {})
             options = [(b["text"], b["callback_data"]) for row in markup.get("inline_keyboard", []) for b in row]
@@ -162,9 +174,7 @@ class WhatsAppUser(_Person):
 
     def _inbox(self) -> list[dict]:
         found = []
-        for params in self.world.twilio_api.sent():
-            if params.get("To") != f"whatsapp:{self.number}":
-                continue
+        for params in self.world.received(self.world.twilio_api, "To", f"whatsapp:{self.number}"):
             body = params.get("Body")
             if body is None:  # a template: its one variable holds the text
                 body = json.loads(params.get("ContentVariables") or "{}").get("1", "")

@@ -55,8 +55,11 @@ def parse_message(form) -> Inbound:
     if form.get("Latitude") and form.get("Longitude"):
         files.append(Attachment("location", f"{form['Latitude']},{form['Longitude']}"))
     phone = _address(sender)
+    # No button payload is taken: Aduan sends menus as numbered lists, never quick-reply
+    # templates, so a ButtonPayload can only be forged (or come from a template an office
+    # made itself, whose tap also arrives as its text in Body, which is what is read).
     return Inbound(CHANNEL, phone, sid, text=form.get("Body") or None,
-                   button=form.get("ButtonPayload") or None, attachments=tuple(files), phone=phone)
+                   attachments=tuple(files), phone=phone)
 
 
 def blueprint() -> Blueprint:
