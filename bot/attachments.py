@@ -54,6 +54,10 @@ class AttachmentFetcher:
             return
         with self.runtime.transaction() as s:
             live = s.get(Attachment, row.id)
+            if live is None or live.provider_ref is None:  # erased while we fetched (bot/privacy.py)
+                if stored:
+                    Path(stored).unlink(missing_ok=True)
+                return
             live.fetched_at = utcnow()
             live.stored_path, live.fetch_error = stored, error
         if stored and hasattr(self.senders[row.channel], "fetched"):

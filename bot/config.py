@@ -93,6 +93,9 @@ class IntakeSettings(_Section):
 
 class PrivacySettings(_Section):
     retention_years: int = Field(5, ge=1, le=30)  # told to citizens before they consent
+    # Days after delivery the texts of outgoing messages are kept (support: "what did the
+    # bot tell me?"); then only their buttons stay, for what a typed "1" answers.
+    outbox_text_days: int = Field(30, ge=1, le=366)
 
 
 class DatabaseSettings(_Section):

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from bot.channels.base import FAILED, HELD, RETRY, SENT, Outgoing, SendResult, Sender
 from handlers import notify
-from storage import dialogs, outbox
+from storage import dialogs, outbox, privacy
 from storage.models import CitizenIdentity, OfficerIdentity, Outbox, utcnow
 from storage.redis_store import Busy, RateLimiter, chat_lock
 
@@ -135,7 +135,10 @@ class Dispatcher:
 
 
 class Housekeeping:
-    """Deletes half-filled forms past their expiry (their personal data goes with them)."""
+    """Deletes half-filled forms past their expiry (their personal data goes with them, and
+    what they echoed back to the chat), and clears the texts of messages delivered more
+    than privacy.outbox_text_days ago (DESIGN: keep outbox texts only until delivered and
+    a while after, for support)."""
 
     def __init__(self, runtime, every: float = 60.0):
         self.runtime, self.every, self._last = runtime, every, 0.0
@@ -144,10 +147,16 @@ class Housekeeping:
         if time.monotonic() - self._last < self.every:
             return 0
         self._last = time.monotonic()
+        now = self.runtime.clock()
         with self.runtime.transaction() as s:
-            purged = dialogs.purge_expired(s, self.runtime.clock())
+            purged = dialogs.purge_expired(s, now)
         if purged:
             log.info("deleted %d expired dialogs", purged)
+        cut = now - timedelta(days=self.runtime.settings.privacy.outbox_text_days)
+        with self.runtime.transaction() as s:
+            cleared = privacy.clear_delivered(s, cut, now)
+        if cleared:
+            log.info("cleared the texts of %d delivered messages", cleared)
         return 0  # never a reason to hurry the next round
 
 

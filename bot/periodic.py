@@ -1,5 +1,6 @@
-"""Periodic jobs of the scheduler: the daily and weekly digests and the monthly report,
-each done once for its key (a date, a week, a month) through `scheduled_runs`."""
+"""Periodic jobs of the scheduler: the daily and weekly digests, the monthly report and the
+daily privacy purge, each done once for its key (a date, a week, a month) through
+`scheduled_runs`."""
 from __future__ import annotations
 
 import base64
@@ -39,7 +40,7 @@ def run_due(runtime, now: datetime) -> int:
     local = cal.local(now)
     today = local.date()
     office = runtime.conversation.office
-    ran = 0
+    ran = purge_daily(runtime, today.isoformat(), now)
     if cal.is_working_day(today) and local.time() >= _at(cfg.daily_time):
         with runtime.transaction() as s:
             if _claim(s, "daily", today.isoformat(), now):
@@ -67,6 +68,21 @@ def run_due(runtime, now: datetime) -> int:
                     if reply is not None:
                         notify.send_to_officer(s, officer, reply, None, now)
     return ran
+
+
+def purge_daily(runtime, key: str, now: datetime) -> int:
+    """Anonymise what is past retention, every day (holidays too: the law's clock does not
+    stop). Claimed after it ran: a purge that fails is tried again next tick, and one that
+    runs twice does nothing the second time."""
+    from bot import privacy
+
+    with runtime.sessions() as s:
+        if s.scalar(select(ScheduledRun.id).where(ScheduledRun.job == "privacy_purge",
+                                                  ScheduledRun.run_key == key)) is not None:
+            return 0
+    privacy.purge(runtime, now)
+    with runtime.transaction() as s:
+        return int(_claim(s, "privacy_purge", key, now))
 
 
 def _first_working_day(cal, day):

@@ -15,12 +15,12 @@ from flows import intake
 from flows.choices import choose
 from flows.i18n import LANGUAGES, language, t, when
 from flows.messages import Button, Inbound, Outcome, Reply, rows
-from storage import access, dialogs
+from storage import access, dialogs, privacy
 from storage.cases import CITIZEN, add_attachments
 from storage.citizens import identity_for
 from storage.errors import InvalidInput, NotFound
 from storage.models import Case, Citizen, Rating
-from handlers import notify, rating
+from handlers import erasure, notify, rating
 from handlers.office import Office
 from handlers.status import case_detail, case_list
 from handlers.words import error_text
@@ -72,7 +72,7 @@ class CitizenConversation:
             if state.step in FORM_STEPS:  # only a half-filled complaint is worth a word
                 hours = int(self.office.dialog_ttl.total_seconds() // 3600)
                 notes.append(Reply(t(citizen.language, "expired", hours=hours)))
-            state = None
+            state = question = None  # its question went with it (and its text was just cleared)
         lang = citizen.language if citizen.language in LANGUAGES else self.office.default_language
         state, out = self._route(session, citizen, inbound, state, lang, now, question)
         dialogs.save(session, inbound.channel, inbound.chat_id, state, now, self.office.dialog_ttl)
@@ -82,6 +82,7 @@ class CitizenConversation:
         command = inbound.command
         step = (state or {}).get("step", MENU)
         if command and command[0] in CANCEL:
+            self._forget_form(session, inbound, state, now)
             return None, Outcome([Reply(t(lang, "cancelled")), self.menu(lang)])
         if command and command[0] in LANGUAGE:
             return self._switch_language(citizen, state, lang)
@@ -91,6 +92,8 @@ class CitizenConversation:
             return self._command(session, citizen, inbound, state, lang, now, *command)
         if inbound.button and inbound.button.startswith("c|"):
             return self._case_button(session, citizen, inbound.button, state, lang, now)
+        if step == erasure.STEP:
+            return erasure.step(self, session, citizen, inbound, state, lang, now)
         if step == UNSOLVED:
             return self._unsolved(session, citizen, inbound, state, lang, now)
         if step in rating.STEPS:
@@ -157,7 +160,7 @@ class CitizenConversation:
     def _menu(self, session, citizen, inbound, lang, now, question=None):
         picked = choose(inbound, self._menu_options(lang))
         if picked == "file":
-            return self._begin_form(citizen, inbound, lang)
+            return self._begin_form(citizen, inbound, lang, now)
         if picked == "status":
             return None, Outcome([case_list(session, self.office, citizen, lang)])
         if picked == "add":
@@ -199,7 +202,9 @@ class CitizenConversation:
             return state, Outcome([Reply(t(lang, "command_mid_form")),
                                    intake.prompt(state, self.office.rules(inbound.channel), lang)])
         if name in FILE:
-            return self._begin_form(citizen, inbound, lang)
+            return self._begin_form(citizen, inbound, lang, now)
+        if name in erasure.COMMANDS:
+            return erasure.ask(lang)
         if name in ADD:
             return self._start_adding(session, citizen, args, lang)
         if name in OFFICER or name in self._officer_commands():
@@ -220,7 +225,7 @@ class CitizenConversation:
         return {c for tr in self.office.workflow.transitions for c in (tr.command, tr.command_en) if c}
 
     # -- the complaint form -----------------------------------------------------------------
-    def _begin_form(self, citizen, inbound, lang):
+    def _begin_form(self, citizen, inbound, lang, now):
         rules = self.office.rules(inbound.channel)
         state, out = intake.begin(rules, lang, phone=inbound.phone)
         draft = state["draft"]
@@ -228,13 +233,20 @@ class CitizenConversation:
             draft.update(name=citizen.name, email=citizen.email, phone=draft.get("phone") or citizen.phone)
             state = dict(state, step=intake.Step.KIND.value)
             out = Outcome([out.replies[0], intake.prompt(state, rules, lang)])
-        return dict(state, channel=inbound.channel), out
+        # When it began: should it be cancelled or expire, what it echoed is cleared from then.
+        return dict(state, channel=inbound.channel, **{dialogs.BEGAN: now.isoformat()}), out
+
+    def _forget_form(self, session, inbound, state, now) -> None:
+        if (state or {}).get("step") in FORM_STEPS and state.get(dialogs.BEGAN):
+            privacy.forget_form(session, inbound.channel, inbound.chat_id,
+                                datetime.fromisoformat(state[dialogs.BEGAN]), now)
 
     def _form(self, session, citizen, inbound, state, lang, now):
         rules = self.office.rules(inbound.channel)
         new_state, out = intake.step(state, inbound, rules, lang)
         for effect in out.effects:
             if isinstance(effect, intake.Cancel):
+                self._forget_form(session, inbound, state, now)
                 return None, Outcome([Reply(t(lang, "cancelled")), self.menu(lang)])
             if isinstance(effect, intake.Submit):
                 return self._submit(session, citizen, inbound, state, effect.draft, lang, now)

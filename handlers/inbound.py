@@ -30,9 +30,10 @@ ENROL = ("petugas", "officer")
 
 def process(session: Session, citizens: CitizenConversation, officers: OfficerConversation, channel: str,
             provider_message_id: str, inbound: Inbound | None, raw: dict, now: datetime) -> bool:
-    """Handle a delivery; False (and no effect) if it was handled before."""
+    """Handle a delivery; False (and no effect) if it was handled before. `raw` (the
+    provider's payload) is not stored: its outline is (storage.inbound)."""
     chat_id = inbound.chat_id if inbound is not None else None
-    if not inbound_log.record(session, channel, provider_message_id, chat_id, raw, now):
+    if not inbound_log.record(session, channel, provider_message_id, chat_id, inbound_log.outline(inbound), now):
         return False
     if inbound is None:
         return True  # recorded; nothing to do (an edited message, a group chat, …)
@@ -81,7 +82,9 @@ def answered(session, inbound: Inbound) -> tuple[Inbound, Reply | None]:
     if question is None:
         return inbound, None
     picked = pick(text, question.options)
-    return (replace(inbound, button=picked) if picked is not None else inbound), question
+    # A question whose text was cleared (storage.privacy) still tells what "1" means, but
+    # it cannot be asked again: an unclear answer gets the menu instead.
+    return (replace(inbound, button=picked) if picked is not None else inbound), (question if question.text else None)
 
 
 def _enrol(session, officers: OfficerConversation, inbound: Inbound, code: str, now) -> list[Reply]:

@@ -119,6 +119,17 @@ def new_case(session: Session, office: Office, case: Case, group_chat_id: int | 
                 purpose="group", now=now)
 
 
+def erasure_requested(session: Session, office: Office, request_id: int, tickets: list[str], now) -> None:
+    """A citizen asked to have their data erased: the coordinators hear the request's
+    number and the tickets, and how an admin confirms it (no name, no chat address)."""
+    roles = office.workflow.roles_of_kind("coordinator")
+
+    def text(lang):
+        return t(lang, "notify.erase_request", id=request_id,
+                 tickets=", ".join(tickets) or t(lang, "notify.erase_no_tickets"))
+    _send_officers(session, officers_in(session, roles), lambda lang: Reply(text(lang)), None, now)
+
+
 def _category(office: Office, case: Case, lang: str) -> str | None:
     """The case's category label; None without one (the notice then leaves it out)."""
     for c in office.categories:

@@ -20,7 +20,7 @@ from flows.choices import choose
 from flows.errors import InvalidTransition, RoleNotAllowed, UnknownAction
 from flows.i18n import t
 from flows.messages import Button, Inbound, Reply, rows
-from storage import dialogs
+from storage import dialogs, privacy
 from storage.cases import Actor, add_attachments
 from storage.errors import Conflict, InvalidInput, NotFound
 from storage.outbox import by_provider_id
@@ -62,7 +62,10 @@ class OfficerConversation:
         state = dialogs.load(session, inbound.channel, inbound.chat_id, now)
         if isinstance(state, dialogs.Expired):
             state = None
+        began = (state or {}).get(dialogs.BEGAN)
         state, replies = self._route(session, officer, inbound, state or {}, now, question)
+        if began and not (state or {}).get(dialogs.BEGAN):  # a /catat form ended: what it echoed goes
+            privacy.forget_form(session, inbound.channel, inbound.chat_id, datetime.fromisoformat(began), now)
         dialogs.save(session, inbound.channel, inbound.chat_id, state or None, now, self.office.dialog_ttl)
         return replies
 
@@ -300,7 +303,7 @@ class OfficerConversation:
             if picked is None:
                 return state, [Reply(t(lang, "intake.choice_unknown")), self._source_question(lang)]
             form, out = intake.begin(self._rules(), lang)
-            return (dict(form, source=picked[2:], via=inbound.channel),
+            return (dict(form, source=picked[2:], via=inbound.channel, **{dialogs.BEGAN: now.isoformat()}),
                     [Reply(t(lang, "officer.record.started"))] + out.replies[1:])
         form, out = intake.step(state, inbound, self._rules(), lang)
         for effect in out.effects:
@@ -308,7 +311,8 @@ class OfficerConversation:
                 return {}, [Reply(t(lang, "officer.cancelled"))]
             if isinstance(effect, intake.Submit):
                 return self._record_submit(session, officer, state, effect.draft, now)
-        return dict(form, source=state["source"], via=state.get("via")), out.replies
+        return dict(form, source=state["source"], via=state.get("via"), **{dialogs.BEGAN: state.get(dialogs.BEGAN)}), \
+            out.replies
 
     def _record_submit(self, session, officer, state, draft, now):
         lang = officer.language

@@ -8,6 +8,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from storage.models import Dialog
+from storage.privacy import forget_form
+
+BEGAN = "began"  # a form's state keeps when it began (ISO time): what it echoed is cleared from then
 
 @dataclass(frozen=True)
 class Expired:
@@ -24,6 +27,7 @@ def load(session: Session, channel: str, chat_id: str, now: datetime):
     """The state dict, None if there is none, or Expired if it timed out."""
     row = _find(session, channel, chat_id)
     if row is not None and row.expires_at <= now:
+        _forget(session, row, now)
         session.delete(row)
         session.flush()  # gone before save() may add the chat's next dialog (a unique key)
         _loaded(session)[channel, chat_id] = None
@@ -60,5 +64,14 @@ def _loaded(session: Session) -> dict:
     return known[1]
 
 
+def _forget(session: Session, row: Dialog, now: datetime) -> None:
+    """A form that expired unsent: the texts it echoed back to its chat go with it."""
+    began = (row.state or {}).get(BEGAN)
+    if began:
+        forget_form(session, row.channel, row.chat_id, datetime.fromisoformat(began), now)
+
+
 def purge_expired(session: Session, now: datetime) -> int:
+    for row in session.scalars(select(Dialog).where(Dialog.expires_at <= now)):
+        _forget(session, row, now)
     return session.execute(delete(Dialog).where(Dialog.expires_at <= now)).rowcount

@@ -110,6 +110,9 @@ class Case(Base):
         Index("ix_cases_citizen", "citizen_id"),
         Index("ix_cases_created", "created_at"),  # reports by period
         Index("ix_cases_escalated", "escalated_at"),
+        # The daily purge finds closed cases not yet anonymised without reading the others.
+        Index("ix_cases_to_anonymise", "closed_at", postgresql_where=text("anonymised_at IS NULL"),
+              sqlite_where=text("anonymised_at IS NULL")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket: Mapped[str] = mapped_column(String(32), unique=True)
@@ -129,6 +132,8 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     access_code_hash: Mapped[str | None] = mapped_column(String(64))  # /status TICKET CODE (storage.access)
+    # Personal data and texts removed (storage.privacy): past retention, or erased on request.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
     citizen: Mapped[Citizen | None] = relationship()
     unit: Mapped[Unit | None] = relationship()
@@ -245,6 +250,10 @@ class Outbox(Base):
     __table_args__ = (
         Index("ix_outbox_pending", "status", "next_attempt_at"),
         Index("ix_outbox_chat", "channel", "chat_id", "id"),
+        # Housekeeping clears delivered texts after privacy.outbox_text_days: only rows still
+        # holding one are indexed, so each round reads what is due and no more.
+        Index("ix_outbox_to_clear", "created_at", postgresql_where=text("cleared_at IS NULL"),
+              sqlite_where=text("cleared_at IS NULL")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))
@@ -261,6 +270,7 @@ class Outbox(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # text removed (storage.privacy)
 
 
 class AccessAttempt(Base):
@@ -317,3 +327,18 @@ class Rating(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     skm: Mapped[dict | None] = mapped_column(JSON)  # {"u1": 4, ..., "u9": 3}
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class PrivacyRequest(Base):
+    """A citizen's request, from the chat (/hapus), to have their data erased; done when an
+    admin confirms it with `aduan privacy erase`. It names the citizen by id only: the
+    chat address is read from their identities while it exists."""
+
+    __tablename__ = "privacy_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="erase")
+    channel: Mapped[str] = mapped_column(String(20))  # where it was asked
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_by: Mapped[str | None] = mapped_column(String(200))  # the admin who confirmed it
