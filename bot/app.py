@@ -6,6 +6,7 @@ import logging
 from flask import Flask, jsonify
 from sqlalchemy import text
 
+from bot import logs
 from bot.config import Settings, load_settings
 from bot.runtime import Runtime
 
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.secret_key = runtime.secret_key()
     app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
                       PERMANENT_SESSION_LIFETIME=30 * 24 * 3600)
+    logs.protect(runtime, app.logger)  # also under gunicorn, which never runs `aduan run`
     app.register_blueprint(telegram.blueprint())
     app.register_blueprint(whatsapp.blueprint())
     app.register_blueprint(files.blueprint())

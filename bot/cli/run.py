@@ -1,7 +1,7 @@
 """`aduan run`: serve Aduan with a production WSGI server (waitress)."""
-import logging
-
 import click
+
+from bot import logs
 
 
 @click.command("run")
@@ -23,7 +23,7 @@ def run(obj, host, port, no_worker, no_scheduler):
     settings = rt.settings
     host = host or settings.server.host
     port = port or settings.server.port
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(rt)  # INFO, with tokens and secrets redacted (bot.logs)
     app = create_app(runtime=rt)
     channels = ", ".join(["webchat"] * settings.webchat.enabled + list(rt.senders)) or "none"
     click.echo(f"Aduan ({rt.workflow.name}, {settings.source}) on http://{host}:{port}/ "
