@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from sqlalchemy import text
 
+from bot import logs
 from bot.config import Settings, load_settings
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
+SMALL_BODY = 1024 * 1024  # webhooks and web chat messages: a Telegram update is a few KB
+LARGE_BODIES = {"webchat.post_file"}  # takes a file, bounded by intake.max_attachment_mb itself
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
@@ -17,7 +20,21 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app = Flask(__name__)
     runtime = runtime or Runtime(settings or load_settings())
     app.extensions["aduan"] = runtime
-    app.config["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024  # webhooks are small; bound them
+    # The ceiling of every body (for gunicorn, which has no body limit of its own, this is
+    # the only one): Werkzeug refuses a longer Content-Length with 413 before reading and
+    # cuts a body without one at the limit. Below it, everything but the upload is small.
+    app.config["MAX_CONTENT_LENGTH"] = runtime.settings.server.max_body_mb * 1024 * 1024
+
+    @app.before_request
+    def _bounded_bodies():
+        if request.endpoint in LARGE_BODIES:
+            return None  # it checks the Content-Length itself, and answers in the visitor's language
+        request.max_content_length = SMALL_BODY
+        # Refused from the header, whatever the view would read first (a webhook checks its
+        # secret before its body: without this, gunicorn would take the whole body in).
+        if (request.content_length or 0) > SMALL_BODY:
+            return jsonify(error="request body too large"), 413
+        return None
 
     @app.get("/healthz")
     def healthz():
@@ -46,6 +63,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.secret_key = runtime.secret_key()
     app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
                       PERMANENT_SESSION_LIFETIME=30 * 24 * 3600)
+    logs.protect(runtime, app.logger)  # also under gunicorn, which never runs `aduan run`
     app.register_blueprint(telegram.blueprint())
     app.register_blueprint(whatsapp.blueprint())
     app.register_blueprint(files.blueprint())

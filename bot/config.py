@@ -228,6 +228,10 @@ class ServerSettings(_Section):
     # the attachment links officers get on WhatsApp and the web chat.
     public_url: str | None = Field(None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
     file_link_hours: int = Field(24, ge=1, le=24 * 30)  # how long such a link opens the file
+    # The largest request body the server takes (the web chat's uploads are the only big
+    # ones): refused from its Content-Length before a byte is read, and a chunked one is
+    # cut off there (waitress's max_request_body_size and Flask's MAX_CONTENT_LENGTH).
+    max_body_mb: int = Field(12, ge=1, le=100)
 
 
 class Settings(_Section):
@@ -247,6 +251,15 @@ class Settings(_Section):
     scheduler: SchedulerSettings = SchedulerSettings()
     server: ServerSettings = ServerSettings()
     _source: str = PrivateAttr("(embedded defaults)")
+
+    @model_validator(mode="after")
+    def _room_for_uploads(self):
+        # A web chat upload of intake.max_attachment_mb comes with its form around it.
+        if self.server.max_body_mb <= self.intake.max_attachment_mb:
+            raise ValueError(f"server.max_body_mb ({self.server.max_body_mb}) must be above "
+                             f"intake.max_attachment_mb ({self.intake.max_attachment_mb}): "
+                             "the web chat's uploads must fit in a request")
+        return self
 
     @property
     def source(self) -> str:

@@ -30,7 +30,7 @@ from handlers.inbound import process
 from handlers.office import Office
 from storage.cases import CaseService
 from storage.models import Outbox, utcnow
-from storage.outbox import FAILED, PENDING, mark_sent
+from storage.outbox import FAILED, PENDING, by_provider_id, mark_sent
 from storage.redis_store import MEMORY_URL
 from bot.worker import enqueue_drain, rq_connection
 from storage.db import lock_conversation, make_engine, make_sessionmaker, transaction
@@ -117,8 +117,7 @@ class Runtime:
         if not provider_message_id:
             return
         with self.transaction() as s:
-            row = s.scalar(select(Outbox).where(Outbox.channel == channel,
-                                                Outbox.provider_message_id.contains(provider_message_id)))
+            row = by_provider_id(s, channel, None, provider_message_id)  # exactly that id, never a LIKE
             if row is None:
                 return
             row.provider_status = status[:30]

@@ -12,13 +12,24 @@ from dataclasses import dataclass, field, fields
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+(.*))?$", re.S)
 
 
-def _drop_nul(obj) -> None:
-    """No person means a NUL character, and PostgreSQL text cannot hold one: a citizen's
-    text (or a forged address) carrying it would fail every retry of its webhook."""
+# C0 controls but tab and newline, DEL, and the C1 controls: no person types them. NUL
+# cannot be held by PostgreSQL text (a webhook carrying it would fail every retry), and
+# ESC/CSI sequences in a name or a text would drive the terminal of whoever prints it
+# (`aduan cases show`): a forged colour, a cleared screen, a rewritten line.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def strip_controls(text: str) -> str:
+    """`text` without control characters; newline and tab stay, and a CR is a newline."""
+    return _CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _drop_controls(obj) -> None:
+    """At the channel boundary: every string an adapter hands in, cleaned once."""
     for f in fields(obj):
         value = getattr(obj, f.name)
-        if isinstance(value, str) and "\x00" in value:
-            object.__setattr__(obj, f.name, value.replace("\x00", ""))
+        if isinstance(value, str) and _CONTROLS.search(value):
+            object.__setattr__(obj, f.name, strip_controls(value))
 
 
 @dataclass(frozen=True)
@@ -30,7 +41,7 @@ class Attachment:
     filename: str | None = None
 
     def __post_init__(self):
-        _drop_nul(self)
+        _drop_controls(self)
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -48,9 +59,10 @@ class Inbound:
     phone: str | None = None  # WhatsApp sender, or a contact the citizen shared
     reply_to: str | None = None  # the provider id of the message this one answers (Telegram)
     event: str = "message"  # message | blocked | unblocked
+    origin: str | None = None  # the client's address, where the channel has one (the web chat)
 
     def __post_init__(self):
-        _drop_nul(self)
+        _drop_controls(self)
 
     @property
     def command(self) -> tuple[str, str] | None:

@@ -43,6 +43,10 @@ class RoleDef(_Strict):
     label_id: str
     label_en: str
     kind: Literal["coordinator", "liaison", "officer", "leadership"]
+    # Where the workflow forwards cases to units, a liaison or officer works for one unit
+    # (invited with its unit, sees its cases) unless the workflow says it works for the
+    # whole agency: bps-kaltim's liaison at the provincial office forwards to the units.
+    scope: Literal["unit", "agency"] = "unit"
 
 
 class BreachDef(_Strict):
@@ -171,7 +175,8 @@ class Workflow(_Strict):
         return any(t.needs == "unit" for t in self.transitions)
 
     def unit_bound(self, role: str) -> bool:
-        return self.assigns_units and role in self.roles and self.roles[role].kind in ("liaison", "officer")
+        return (self.assigns_units and role in self.roles and self.roles[role].kind in ("liaison", "officer")
+                and self.roles[role].scope == "unit")
 
     def roles_of_kind(self, kind: str) -> list[str]:
         return [r for r, d in self.roles.items() if d.kind == kind]
@@ -232,6 +237,10 @@ def _check(wf: Workflow, source: str) -> None:
             parse_week(wf.office_hours)
         except CalendarError as exc:
             fail("office_hours", str(exc))
+    for name, role in wf.roles.items():
+        if role.scope == "agency" and role.kind not in ("liaison", "officer"):
+            fail(f"roles.{name}.scope", f"a {role.kind} works for the agency anyway; "
+                                        "scope is for a liaison or an officer")
     if not wf.roles_of_kind("coordinator"):
         fail("roles", "no role has kind = \"coordinator\"; someone must receive new cases")
 

@@ -21,7 +21,7 @@ from handlers.citizen import CitizenConversation
 from handlers.officer import OfficerConversation
 from storage import inbound as inbound_log
 from storage.errors import StorageError
-from storage.officers import linked_identity, redeem
+from storage.officers import count_wrong_enrolment, enrol_guessers, enrol_throttled, linked_identity, redeem
 from storage.outbox import enqueue, last_question, release_held
 
 log = logging.getLogger(__name__)
@@ -91,11 +91,16 @@ def _enrol(session, officers: OfficerConversation, inbound: Inbound, code: str, 
     lang = language(inbound.language_hint)
     if not code:
         return [Reply(t(lang, "officer.enrol_usage"))]
+    guessers = enrol_guessers(inbound.channel, inbound.chat_id, inbound.origin)
+    if enrol_throttled(session, guessers, now):  # the code is not even looked at
+        log.info("refused: too many wrong enrolment codes, on %s", inbound.channel)
+        return [Reply(t(lang, "officer.enrol_throttled"))]
     try:
         with session.begin_nested():
             officer = redeem(session, code, inbound.channel, inbound.chat_id, now=now)
     except StorageError:
         log.info("refused: an enrolment code that does not work, on %s", inbound.channel)
+        count_wrong_enrolment(session, guessers, now)  # outside the savepoint: it stays
         return [Reply(t(lang, "officer.enrol_failed"))]
     officer.language = lang
     role = officers.office.workflow.roles[officer.role]

@@ -66,7 +66,7 @@ def add_attachments(session: Session, case: Case, attachments: list[dict], chann
     for a in attachments:
         session.add(Attachment(case_id=case.id, event_id=event_id, channel=channel,
                                media_type=a["kind"], provider_ref=a.get("ref"),
-                               content_type=a.get("content_type"), size=a.get("size"),
+                               content_type=(a.get("content_type") or "")[:100] or None, size=a.get("size"),
                                filename=(a.get("filename") or "")[:200] or None, created_at=now))
 
 

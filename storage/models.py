@@ -274,7 +274,8 @@ class Outbox(Base):
 
 
 class AccessAttempt(Base):
-    """A wrong access code (/status TICKET CODE), kept an hour to throttle guessing."""
+    """A wrong access code (/status TICKET CODE) or enrolment code (ticket "enrol", see
+    storage.officers), kept an hour to throttle guessing."""
 
     __tablename__ = "access_attempts"
     __table_args__ = (

@@ -5,16 +5,25 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from flows.workflow import Workflow
 from storage.errors import InvalidInput, NotFound
-from storage.models import Officer, OfficerIdentity, utcnow
+from storage.models import AccessAttempt, Officer, OfficerIdentity, utcnow
 from storage.units import unit_by_code
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are typed by hand
 DEFAULT_CODE_TTL = timedelta(hours=72)
+# Enrolment guesses. 12 characters of 32 are 60 bits, out of reach of guessing even at
+# the 2,500 a minute one chat could try, but nothing should be free: wrong codes are
+# counted over the last hour per chat, and per client address where the channel has one
+# (the web chat, where a fresh cookie is a fresh chat). They are rows of access_attempts
+# (storage.access), marked by their ticket: a typed ticket is upper case, never this.
+ENROL_WINDOW = timedelta(hours=1)
+ENROL_PER_CHAT = 5  # room for typos, not for guessing
+ENROL_PER_ORIGIN = 20  # one address may be an office's NAT: a little more room
+_ENROL_MARK = "enrol"
 
 
 def _hash(code: str) -> str:
@@ -35,8 +44,13 @@ def invite(session: Session, workflow: Workflow, role: str, unit_code: str | Non
             f"role {role!r} is not a role of workflow {workflow.name!r} "
             f"(roles: {', '.join(workflow.roles)})"
         )
-    if workflow.unit_bound(role) and workflow.roles[role].kind == "officer" and not unit_code:
-        raise InvalidInput(f"role {role!r} works for a unit: give --unit (see `aduan unit list`)")
+    if workflow.unit_bound(role) and not unit_code:
+        # Without a unit the officer's cases would not be narrowed to any: they would see
+        # every unit's cases (liaisons too, which once slipped through here).
+        raise InvalidInput(
+            f"role {role!r} ({workflow.roles[role].label_en}) works for a unit in workflow "
+            f"{workflow.name!r}: give --unit CODE (see `aduan unit list`); a {workflow.roles[role].kind} "
+            "of the whole agency is declared so in the workflow (scope = \"agency\")")
     if ttl <= timedelta(0):
         raise InvalidInput("the code's lifetime must be positive")
     unit = unit_by_code(session, unit_code) if unit_code else None
@@ -69,6 +83,32 @@ def redeem(session: Session, code: str, channel: str, external_id: str,
     officer.enrolled_at = now
     session.flush()
     return officer
+
+
+def enrol_guessers(channel: str, external_id: str, origin: str | None) -> dict[str, int]:
+    """Who a guess counts against, each with its hourly limit."""
+    found = {f"enrol:{channel}:{external_id}"[:100]: ENROL_PER_CHAT}
+    if origin:
+        found[f"enrol-from:{origin}"[:100]] = ENROL_PER_ORIGIN
+    return found
+
+
+def enrol_throttled(session: Session, guessers: dict[str, int], now: datetime) -> bool:
+    """Whether any of `guessers` had its limit of wrong codes in the last hour."""
+    since = now - ENROL_WINDOW
+    session.execute(delete(AccessAttempt).where(AccessAttempt.ticket == _ENROL_MARK, AccessAttempt.at < since))
+    for who, limit in guessers.items():
+        wrong = session.scalar(select(func.count()).select_from(AccessAttempt).where(
+            AccessAttempt.who == who, AccessAttempt.ticket == _ENROL_MARK, AccessAttempt.at >= since))
+        if wrong >= limit:
+            return True
+    return False
+
+
+def count_wrong_enrolment(session: Session, guessers: dict[str, int], now: datetime) -> None:
+    for who in guessers:
+        session.add(AccessAttempt(who=who, ticket=_ENROL_MARK, at=now))
+    session.flush()
 
 
 def linked_identity(session: Session, channel: str, external_id: str) -> OfficerIdentity | None:

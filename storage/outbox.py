@@ -115,13 +115,26 @@ def last_question(session: Session, channel: str, chat_id: str) -> Reply | None:
     return Reply.from_payload(payload)
 
 
-def by_provider_id(session: Session, channel: str, chat_id: str, provider_message_id: str) -> Outbox | None:
-    """The row a provider message id belongs to (a split message keeps several ids)."""
+def by_provider_id(session: Session, channel: str, chat_id: str | None, provider_message_id: str) -> Outbox | None:
+    """The row a provider message id belongs to: exactly that id, or exactly one of the
+    comma-joined ids of a split message. Never a pattern: the id comes from outside (a
+    status callback's `MessageSid=%` once marked an unrelated row), so LIKE's wildcards
+    are escaped and the match is checked once more on the split ids."""
     pid = provider_message_id
-    return session.scalar(select(Outbox).where(
-        Outbox.channel == channel, Outbox.chat_id == chat_id,
-        (Outbox.provider_message_id == pid) | Outbox.provider_message_id.like(f"{pid},%")
-        | Outbox.provider_message_id.like(f"%,{pid}") | Outbox.provider_message_id.like(f"%,{pid},%")))
+    if not pid or "," in pid:
+        return None
+    col, e = Outbox.provider_message_id, _like_escape(pid)
+    where = [Outbox.channel == channel,
+             (col == pid) | col.like(f"{e},%", escape="\\") | col.like(f"%,{e}", escape="\\")
+             | col.like(f"%,{e},%", escape="\\")]
+    if chat_id is not None:
+        where.append(Outbox.chat_id == chat_id)
+    rows = session.scalars(select(Outbox).where(*where).order_by(Outbox.id).limit(10))
+    return next((r for r in rows if pid in r.provider_message_id.split(",")), None)
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def mark_sent(row: Outbox, provider_message_id: str | None, now: datetime) -> None:

@@ -24,7 +24,7 @@ def enrol_all(runtime, wf):
     chats = {}
     for n, (role, d) in enumerate(wf.roles.items()):
         with transaction(runtime.sessions) as s:
-            officer, code = invite(s, wf, role, "KEU" if d.kind == "officer" else None,
+            officer, code = invite(s, wf, role, "KEU" if wf.unit_bound(role) else None,
                                    name=f"Petugas {n}", now=NOW)
         chat = Chat(runtime, chat_id=f"w-{role}")
         assert chat.say(f"/petugas {code}")[0].startswith("Anda terdaftar sebagai petugas")

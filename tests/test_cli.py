@@ -268,8 +268,9 @@ def test_run_refuses_a_port_out_of_range():
 
 
 def test_a_unit_officer_needs_a_unit(config, sessions):
-    assert fails_with(aduan("officer", "invite", "--role", "unit_officer", config=config),
-                      "role 'unit_officer' works for a unit: give --unit")
+    for role, label in (("unit_officer", "Unit officer"), ("liaison", "Liaison officer")):
+        assert fails_with(aduan("officer", "invite", "--role", role, config=config),
+                          f"role '{role}' ({label}) works for a unit in workflow 'sp4n-lapor': give --unit CODE")
 
 
 def test_export_of_an_empty_database_still_has_the_header(config, tmp_path):

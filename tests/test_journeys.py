@@ -124,7 +124,7 @@ def test_a_complaint_closes_on_every_channel(world, journey):
     runtime, wf = world.runtime, load_workflow(preset)
     with transaction(runtime.sessions) as s:
         add_unit(s, "KEU", "Bagian Keuangan")
-        codes = {role: invite(s, wf, role, "KEU" if d.kind == "officer" else None)[1] for role, d in wf.roles.items()}
+        codes = {role: invite(s, wf, role, "KEU" if wf.unit_bound(role) else None)[1] for role, d in wf.roles.items()}
     officers = {}
     for n, (role, code) in enumerate(codes.items()):
         officers[role] = world.person(officer_channel, 100 + n)

@@ -69,7 +69,7 @@ def test_every_state_of_the_preset_from_chat(world, walk):
     wf = load_workflow(preset)
     with transaction(runtime.sessions) as s:
         add_unit(s, "KEU", "Bagian Keuangan")
-        codes = {role: invite(s, wf, role, "KEU" if d.kind == "officer" else None)[1]
+        codes = {role: invite(s, wf, role, "KEU" if wf.unit_bound(role) else None)[1]
                  for role, d in wf.roles.items()}
     officers = {role: world.person(channel, 500 + n) for n, role in enumerate(wf.roles)}
     for role, code in codes.items():  # each officer enrols from their own chat

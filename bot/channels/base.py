@@ -6,6 +6,14 @@ from datetime import datetime
 from typing import Protocol
 
 SENT, RETRY, FAILED, HELD = "sent", "retry", "failed", "held"
+# Provider ids and chat ids are kept in String(100) columns. A longer one is no provider's
+# and is refused with a 400 at the webhook: stored, PostgreSQL would refuse it with an
+# error, a 500, and the provider would retry that delivery forever.
+ID_MAX = 100
+
+
+def ids_fit(*values: str | None) -> bool:
+    return all(v is None or len(v) <= ID_MAX for v in values)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from telegram import (Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
                       ReplyKeyboardMarkup, ReplyKeyboardRemove, Update)
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from bot.channels.base import FAILED, RETRY, SENT, Outgoing, SendResult
+from bot.channels.base import FAILED, ID_MAX, RETRY, SENT, Outgoing, SendResult, ids_fit
 from storage.outbox import split_text  # the providers' hard limits, as a guard
 from flows.messages import Attachment, Inbound
 
@@ -52,9 +52,12 @@ def parse_update(data: dict) -> tuple[str, Inbound | None, str | None]:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BadUpdate(f"unreadable update: {type(exc).__name__}") from None
     try:
-        return _parse(update)
+        uid, inbound, callback_id = _parse(update)
     except (AttributeError, TypeError, ValueError, KeyError) as exc:
         raise BadUpdate(f"unreadable update: {type(exc).__name__}") from None
+    if not ids_fit(uid, callback_id, *((inbound.chat_id, inbound.reply_to) if inbound else ())):
+        raise BadUpdate(f"an id is longer than {ID_MAX} characters")
+    return uid, inbound, callback_id
 
 
 def _parse(update: Update) -> tuple[str, Inbound | None, str | None]:

@@ -132,7 +132,8 @@ def blueprint() -> Blueprint:
             return jsonify(error=f"at most {MAX_TEXT} characters in one message"), 413
         chat = _visitor()
         inbound = Inbound(CHANNEL, chat, f"{chat}:{data['id']}", text=text, button=button,
-                          language_hint=request.accept_languages.best_match(["id", "en"]))
+                          language_hint=request.accept_languages.best_match(["id", "en"]),
+                          origin=request.remote_addr)  # throttles enrolment guesses per address too
         runtime = current_app.extensions["aduan"]
         runtime.receive(CHANNEL, inbound.provider_message_id, inbound, {"id": data["id"]})
         return jsonify(ok=True)

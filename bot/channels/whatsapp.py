@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "whatsapp"
 TEXT_LIMIT = 1600
 WINDOW = timedelta(hours=24)
+SID_MAX = 64  # Twilio's ids are 34 characters (SM + 32 hex); the columns hold 100
 _TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 _PERMANENT_TWILIO_ERRORS = {21211, 21408, 21614, 63003, 63024, 63032}
 _UNREACHABLE_TWILIO_ERRORS = {21610}  # the recipient opted out (STOP)
@@ -39,7 +40,7 @@ def _address(value: str) -> str:
 def parse_message(form) -> Inbound:
     """A Twilio WhatsApp message webhook -> Inbound (chat id: the E.164 number)."""
     sid, sender = form.get("MessageSid"), form.get("From", "")
-    if not sid or len(sid) > 64 or not sender.startswith("whatsapp:+") or len(sender) > 40:
+    if not sid or len(sid) > SID_MAX or not sender.startswith("whatsapp:+") or len(sender) > 40:
         raise ValueError("not a WhatsApp message")
     try:
         count = max(0, min(int(form.get("NumMedia") or 0), 10))
@@ -78,6 +79,8 @@ def blueprint() -> Blueprint:
         if "\x00" in params.get("MessageSid", ""):  # never a Twilio id; PostgreSQL text cannot hold it
             return "not a WhatsApp message", 400
         if "MessageStatus" in params and "Body" not in params and "NumMedia" not in params:
+            if len(params.get("MessageSid", "")) > SID_MAX:
+                return "not a Twilio message id", 400
             runtime.record_delivery_status(CHANNEL, params.get("MessageSid", ""), params["MessageStatus"],
                                            params.get("ErrorCode"))
             return _TWIML_EMPTY, 200, {"Content-Type": "text/xml"}

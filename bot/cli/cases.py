@@ -5,7 +5,8 @@ import json
 import click
 from sqlalchemy import select
 
-from bot.cli.render import echo_table, office_time
+from bot.cli.render import clean, echo_table, office_time
+from bot.reports.cells import cell
 from flows.case_fields import Privacy
 from storage.case_export import EXPORT_FIELDS, iter_case_records
 from handlers.files import size_text
@@ -63,8 +64,8 @@ def cases_show(obj, ticket):
             ("reporter", reporter), ("SP4N-LAPOR! id", c.lapor_tracking_id),
             ("opened", office_time(cal, c.created_at)), ("closed", office_time(cal, c.closed_at)),
         ]:
-            click.echo(f"  {label:<15} {value if value is not None else '-'}")
-        click.echo("\nText:\n  " + c.text.replace("\n", "\n  "))
+            click.echo(f"  {label:<15} {clean(value)}")
+        click.echo("\nText:\n  " + clean(c.text).replace("\n", "\n  "))
         click.echo("\nAttachments:")
         files = s.scalars(select(Attachment).where(Attachment.case_id == c.id).order_by(Attachment.id)).all()
         echo_table(["id", "kind", "type", "size", "from", "file"],
@@ -124,7 +125,8 @@ def cases_export(obj, fmt, output):
         writer = csv.DictWriter(output, fieldnames=EXPORT_FIELDS)
         writer.writeheader()
         for r in records:
-            writer.writerow(dict(r, events=json.dumps(r["events"], ensure_ascii=False)))
+            row = dict(r, events=json.dumps(r["events"], ensure_ascii=False))
+            writer.writerow({k: cell(v) for k, v in row.items()})  # a typed LAPOR! id stays text
 
 
 def register(main: click.Group) -> None:

@@ -15,7 +15,8 @@ def officer():
 
 @officer.command("invite")
 @click.option("--role", required=True, help="A role of the workflow (see `aduan workflow show`).")
-@click.option("--unit", "unit_code", default=None, help="The officer's unit code.")
+@click.option("--unit", "unit_code", default=None,
+              help="The officer's unit code: required for a liaison or officer where cases go to units.")
 @click.option("--name", default=None, help="A name to recognise the officer by.")
 @click.option("--hours", default=72, show_default=True, type=click.IntRange(1, 24 * 30),
               help="Hours before the code expires.")

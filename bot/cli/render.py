@@ -8,6 +8,13 @@ from datetime import datetime
 import click
 
 from flows.calendar import OfficeCalendar, zone_abbreviation
+from flows.messages import strip_controls
+
+
+def clean(value) -> str:
+    """What a citizen or a provider wrote, safe for a terminal: rows stored before the
+    channels stripped control characters still hold them (ESC sequences drive terminals)."""
+    return strip_controls(str(value)) if value is not None else "-"
 
 
 def office_time(cal: OfficeCalendar, at: datetime | None) -> str:
@@ -20,13 +27,14 @@ def office_time(cal: OfficeCalendar, at: datetime | None) -> str:
 def table(headers: list[str], rows: list[list], widths: dict[int, int] | None = None) -> str:
     """Columns padded to fit; cells longer than their width (if given) wrap."""
     widths = widths or {}
-    cells = [[str(c) if c is not None else "-" for c in row] for row in rows]
+    cells = [[clean(c) for c in row] for row in rows]
     wrapped = [[textwrap.wrap(c, widths[i]) or [""] if i in widths else [c]
                 for i, c in enumerate(row)] for row in cells]
     size = [len(h) for h in headers]
     for row in wrapped:
         for i, lines in enumerate(row):
             size[i] = max(size[i], *(len(x) for x in lines))
+    headers = [clean(h) for h in headers]
     out = ["  ".join(h.ljust(size[i]) for i, h in enumerate(headers)).rstrip(),
            "  ".join("-" * s for s in size)]
     for row in wrapped:

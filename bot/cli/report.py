@@ -6,6 +6,7 @@ from datetime import datetime, time, timedelta
 import click
 from sqlalchemy import select
 
+from bot.reports.cells import rows as safe_rows
 from flows.ikm import ELEMENTS, compute
 from storage.models import Rating
 
@@ -44,6 +45,7 @@ def ikm(obj, start, end, fmt, output):
              ["converted score", str(result.score) if result.score is not None else "-"],
              ["grade", f"{result.grade} ({result.quality})" if result.grade else "-"],
              ["period", f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}"]]
+    rows = safe_rows(rows)  # figures and fixed labels today; safe if a typed text joins them
     if fmt == "csv":
         if output:
             with open(output, "w", newline="", encoding="utf-8") as out:

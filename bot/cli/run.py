@@ -1,7 +1,7 @@
 """`aduan run`: serve Aduan with a production WSGI server (waitress)."""
-import logging
-
 import click
+
+from bot import logs
 
 
 @click.command("run")
@@ -23,7 +23,7 @@ def run(obj, host, port, no_worker, no_scheduler):
     settings = rt.settings
     host = host or settings.server.host
     port = port or settings.server.port
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(rt)  # INFO, with tokens and secrets redacted (bot.logs)
     app = create_app(runtime=rt)
     channels = ", ".join(["webchat"] * settings.webchat.enabled + list(rt.senders)) or "none"
     click.echo(f"Aduan ({rt.workflow.name}, {settings.source}) on http://{host}:{port}/ "
@@ -34,12 +34,21 @@ def run(obj, host, port, no_worker, no_scheduler):
     if not no_scheduler:
         rt.scheduler.start()  # reminders, breaches, automatic transitions
     try:
-        serve(app, host=host, port=port, threads=settings.server.threads, ident="aduan")
+        serve(app, host=host, port=port, **waitress_options(settings))
     except (OSError, ValueError) as exc:  # port taken, address not ours
         raise click.ClickException(f"cannot serve on {host}:{port}: {exc}") from None
     finally:
         rt.scheduler.stop()
         rt.outbound.stop()
+
+
+def waitress_options(settings) -> dict:
+    """How `aduan run` sets up waitress. Its default takes bodies up to 1 GiB, spooling
+    them to a temporary file before the app can refuse them (a 900 MB post without the
+    webhook secret grew one past 700 MB before its 403): the limit makes waitress answer
+    413 from the Content-Length alone, and stop a chunked body at the limit."""
+    return {"threads": settings.server.threads, "ident": "aduan",
+            "max_request_body_size": settings.server.max_body_mb * 1024 * 1024}
 
 
 def register(main: click.Group) -> None:

@@ -1,7 +1,7 @@
 """`aduan scheduler`: reminders, breaches, escalation and automatic transitions."""
-import logging
-
 import click
+
+from bot import logs
 
 
 @click.command("scheduler")
@@ -11,7 +11,7 @@ def scheduler(obj, once):
     """Keep every case on its clock: a tick every scheduler.tick_seconds. Any number may
     run; one acts at a time."""
     rt = obj.database()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(rt)  # INFO, with tokens and secrets redacted (bot.logs)
     if once:
         done = rt.scheduler.tick()
         click.echo(f"reminders {done['reminders']}, breaches {done['breaches']}, periodic jobs {done['periodic']}")

@@ -1,7 +1,7 @@
 """`aduan worker`: the outbound worker for production (web and workers apart)."""
-import logging
-
 import click
+
+from bot import logs
 
 
 @click.command("worker")
@@ -12,7 +12,7 @@ def worker(obj, burst):
     from bot.worker import run_worker
 
     rt = obj.database()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(rt)  # INFO, with tokens and secrets redacted (bot.logs)
     if not rt.senders:
         raise click.ClickException("no channel has credentials (telegram.token, whatsapp.account_sid...); "
                                    "nothing to send")

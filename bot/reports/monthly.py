@@ -7,6 +7,7 @@ import csv
 import io
 from datetime import date, datetime, time
 
+from bot.reports.cells import row as safe_row, rows as safe_rows
 from bot.reports.charts import chart_png
 from flows.i18n import catalog
 from storage.reporting import case_rows, figures
@@ -78,10 +79,10 @@ def write(runtime, month: str, fmt: str, path: str) -> dict:
         if fmt == "csv":
             with open(path, "w", newline="", encoding="utf-8") as out:
                 w = csv.writer(out)
-                w.writerows(summary)
+                w.writerows(safe_rows(summary))  # office and category names are typed by people too
                 w.writerow([])
                 w.writerow(CASE_HEADER)
-                w.writerows(_case_table(runtime, s, f))
+                w.writerows(safe_row(r) for r in _case_table(runtime, s, f))
         elif fmt == "xlsx":
             _xlsx(runtime, s, f, summary, path)
         else:
@@ -101,12 +102,12 @@ def _xlsx(runtime, s, f, summary, path):
     sheet = book.active
     sheet.title = "Ringkasan"
     for row in summary:
-        sheet.append(row)
+        sheet.append(safe_row(row))
     sheet.column_dimensions["A"].width = 42
     cases = book.create_sheet("Kasus")
     cases.append(CASE_HEADER)
     for row in _case_table(runtime, s, f):
-        cases.append(row)
+        cases.append(safe_row(row))  # an SP4N-LAPOR! id like =cmd|'/Ccalc'!A0 stays text
     picture = book.create_sheet("Grafik")
     picture.add_image(Image(io.BytesIO(chart_png(f, _labels(runtime)))), "A1")
     book.save(path)
@@ -119,7 +120,9 @@ def _pdf(runtime, s, f, summary, path):
     with PdfPages(path) as pdf:
         fig = plt.figure(figsize=(8.27, 11.69))
         lines = ["  ".join(str(c) for c in row) for row in summary]
-        fig.text(0.06, 0.96, "\n".join(lines[:70]), va="top", family="monospace", fontsize=7.5)
+        # parse_math=False: a "$" in a typed id or name is a dollar, never mathtext ($\frac{$ crashed it)
+        fig.text(0.06, 0.96, "\n".join(lines[:70]), va="top", family="monospace", fontsize=7.5,
+                 parse_math=False, usetex=False)
         pdf.savefig(fig)
         plt.close(fig)
         fig = plt.figure(figsize=(11.69, 4.6))
@@ -130,6 +133,6 @@ def _pdf(runtime, s, f, summary, path):
         for first in range(0, len(rows), 60):
             fig = plt.figure(figsize=(8.27, 11.69))
             text = "\n".join(" | ".join(r) for r in [CASE_HEADER] + rows[first:first + 60])
-            fig.text(0.04, 0.97, text, va="top", family="monospace", fontsize=6)
+            fig.text(0.04, 0.97, text, va="top", family="monospace", fontsize=6, parse_math=False, usetex=False)
             pdf.savefig(fig)
             plt.close(fig)
