@@ -1,7 +1,10 @@
 """Who hears about what, through the outbox.
 
 - A new case: the coordinators and the officers' group chat, with the ticket number,
-  kind and category only (never names, phone numbers or the complaint).
+  kind and category only (never names, phone numbers or the complaint); in a burst
+  (more than `office.new_case_burst` in a minute) one summary instead.
+- Officers only on their confirmed chats: a web chat link nobody confirmed from a chat
+  app is only a cookie.
 - A disposition: the liaison and officers of that unit.
 - A citizen-visible transition: the citizen, in their language, with what happened
   and what comes next.
