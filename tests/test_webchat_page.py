@@ -78,10 +78,11 @@ def test_end_session_forgets_this_browser(browser, served, runtime):
     browser.switch_to.alert.accept()
     bot_says("Sesi diakhiri")
     assert "Silakan pilih menu" not in browser.find_element(By.ID, "log").text
+    # (counted by state: a browser of an earlier test may still poll this server's app)
     with runtime.sessions() as s:
-        [ended] = s.scalars(select(ChatSession)).all()
-        assert ended.ended_at is not None
+        assert len(s.scalars(select(ChatSession).where(ChatSession.ended_at.is_not(None))).all()) == 1
+        live = len(s.scalars(select(ChatSession).where(ChatSession.ended_at.is_(None))).all())
     browser.find_element(By.ID, "again").click()
     bot_says("UU 27/2022")  # a new visitor: asked for consent again
     with runtime.sessions() as s:
-        assert len(s.scalars(select(ChatSession)).all()) == 2
+        assert len(s.scalars(select(ChatSession).where(ChatSession.ended_at.is_(None))).all()) >= live + 1
