@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from bot.app import create_app
 from storage.db import transaction
-from storage.models import Case, CitizenIdentity, Officer, OfficerIdentity, Outbox
+from storage.models import Case, ChatSession, CitizenIdentity, Officer, OfficerIdentity, Outbox
 from storage.officers import invite
 from tests.chat import Chat
 from tests.conftest import wib
@@ -126,12 +126,21 @@ def test_end_session_forgets_the_visitor_for_good(runtime):
         s.add(Outbox(channel="webchat", chat_id=chat, payload={"text": "x"}, status="pending"))
     assert client.post("/webchat/api/session/end").status_code == 200
     for browser in (client, copy):
-        data = browser.get("/webchat/api/messages?after=0").get_json()
-        assert data["messages"] == [] and data["fresh"] is True and chat_of(browser) != chat
+        assert browser.get("/webchat/api/messages?after=0").get_json() == {"messages": [], "fresh": True}
+        post(browser, text="/mulai")  # the old id is not taken up again: a new visitor
+        assert chat_of(browser) != chat
     with runtime.sessions() as s:
         identity = s.scalar(select(CitizenIdentity).where(CitizenIdentity.external_id == chat))
         assert identity.blocked_at is not None
         assert {r.status for r in s.scalars(select(Outbox).where(Outbox.chat_id == chat))} == {"sent", "failed"}
+
+
+def test_polls_without_a_session_write_nothing(runtime):
+    client = create_app(runtime=runtime).test_client()
+    for _ in range(5):
+        assert client.get("/webchat/api/messages?after=0").get_json() == {"messages": [], "fresh": True}
+    with runtime.sessions() as s:
+        assert s.scalars(select(ChatSession)).all() == []
 
 
 def test_a_cookie_from_before_sessions_is_adopted_once(runtime):

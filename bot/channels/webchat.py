@@ -119,8 +119,10 @@ def install(app, runtime) -> None:
                       PERMANENT_SESSION_LIFETIME=timedelta(days=s.webchat.session_days))
 
 
-def _visitor(runtime) -> str:
-    """This browser's chat id: the cookie's while it names a live session, else a new one."""
+def _visitor(runtime, create: bool = True) -> str | None:
+    """This browser's chat id: the cookie's while it names a live session, else a new one
+    (`create`; else None: a poll without a session writes nothing, so cookie-less requests
+    cannot fill the table)."""
     if "aduan_chat" in g:
         return g.aduan_chat
     now, lifetime = runtime.clock(), timedelta(days=runtime.settings.webchat.session_days)
@@ -131,6 +133,9 @@ def _visitor(runtime) -> str:
             g.aduan_chat = f"w-{visitor}"
             return g.aduan_chat
         adopted = chat_sessions.adopt(s, CHANNEL, f"w-{visitor}", now) if known and nonce is None else None
+        if adopted is None and not create:
+            g.aduan_fresh = True
+            return None
         if adopted is None:  # no cookie, an ended or expired session, or a copy of a rotated one
             visitor, g.aduan_fresh = uuid.uuid4().hex, True
             nonce = chat_sessions.start(s, CHANNEL, f"w-{visitor}", now)
@@ -207,9 +212,10 @@ def blueprint() -> Blueprint:
     def end_session():
         """"End session": this visitor id is dead for good; the next visit is a new visitor."""
         runtime = current_app.extensions["aduan"]
-        chat = _visitor(runtime)
-        with runtime.transaction() as s:
-            chat_sessions.end(s, CHANNEL, chat, runtime.clock())
+        chat = _visitor(runtime, create=False)
+        if chat is not None:
+            with runtime.transaction() as s:
+                chat_sessions.end(s, CHANNEL, chat, runtime.clock())
         session.clear()
         return jsonify(ok=True)
 
@@ -263,10 +269,11 @@ def blueprint() -> Blueprint:
         except ValueError:
             return jsonify(error="after must be a number"), 400
         runtime = current_app.extensions["aduan"]
-        chat = _visitor(runtime)
-        # "fresh": this browser's session is new (ended, expired, or never had one): the page
-        # drops what it shows of an old conversation.
-        return jsonify(messages=runtime.fetch_webchat(chat, after), fresh=bool(g.get("aduan_fresh")))
+        chat = _visitor(runtime, create=False)
+        # "fresh": this browser has no live session (ended, expired, or never had one): the
+        # page drops what it shows of an old conversation; its next message starts one.
+        messages = runtime.fetch_webchat(chat, after) if chat is not None else []
+        return jsonify(messages=messages, fresh=bool(g.get("aduan_fresh")))
 
     return bp
 
