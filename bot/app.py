@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy import text
 
 from bot import logs
@@ -61,8 +62,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from bot.channels import telegram, webchat, whatsapp
 
     app.secret_key = runtime.secret_key()
-    app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
-                      PERMANENT_SESSION_LIFETIME=30 * 24 * 3600)
+    webchat.install(app, runtime)  # the cookie: lifetime, Secure, HttpOnly, SameSite
+    if runtime.settings.server.proxies:  # client address and https as the trusted proxies saw them
+        n = runtime.settings.server.proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     logs.protect(runtime, app.logger)  # also under gunicorn, which never runs `aduan run`
     app.register_blueprint(telegram.blueprint())
     app.register_blueprint(whatsapp.blueprint())

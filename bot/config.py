@@ -159,6 +159,14 @@ class WebchatSettings(_Section):
     enabled: bool = True
     title: str = ""  # default: the office name
     secret_key: SecretStr | None = None  # signs visitor cookies
+    # Abuse limits (counted in Redis, so every web process counts against the same ones):
+    # filed complaints per browser and per client address in any hour (a school or an office
+    # behind one address shares the second), and messages per second per browser.
+    complaints_per_visitor_hour: int = Field(3, ge=1, le=1000)
+    complaints_per_ip_hour: int = Field(10, ge=1, le=10000)
+    messages_per_second: float = Field(2.0, gt=0, le=10000)
+    message_burst: int = Field(5, ge=1, le=10000)
+    session_days: int = Field(7, ge=1, le=90)  # a visitor unseen this long starts afresh
 
 
 class EmailSettings(_Section):
@@ -232,6 +240,10 @@ class ServerSettings(_Section):
     # ones): refused from its Content-Length before a byte is read, and a chunked one is
     # cut off there (waitress's max_request_body_size and Flask's MAX_CONTENT_LENGTH).
     max_body_mb: int = Field(12, ge=1, le=100)
+    # Reverse proxies in front of Aduan that set X-Forwarded-For/-Proto/-Host (0: none). Only
+    # then are the client address (abuse limits) and https (Secure cookies) taken from them:
+    # trusting those headers without a proxy lets any client claim any address.
+    proxies: int = Field(0, ge=0, le=5)
 
 
 class Settings(_Section):

@@ -31,6 +31,7 @@ from handlers.office import Office
 from storage.cases import CaseService
 from storage.models import Outbox, utcnow
 from storage.outbox import FAILED, PENDING, by_provider_id, mark_sent
+from storage.limits import MessageRate, Refused, SubmissionQuota
 from storage.redis_store import MEMORY_URL
 from bot.worker import enqueue_drain, rq_connection
 from storage.db import lock_conversation, make_engine, make_sessionmaker, transaction
@@ -89,8 +90,26 @@ class Runtime:
                     "max_attachments": s.intake.max_attachments,
                     "max_attachment_bytes": s.intake.max_attachment_mb * 1024 * 1024},
             phone_channel="whatsapp" if s.whatsapp.account_sid else None,
-            skm_survey=s.survey.skm, email=s.email.configured)
+            skm_survey=s.survey.skm, email=s.email.configured, quota=self.quota,
+            cookie_channels=frozenset({"webchat"}))
         return CitizenConversation(office, s.telegram.officer_group_chat_id)
+
+    # -- abuse limits (the web chat: anyone can post there, nothing proves who) -----------
+    @cached_property
+    def quota(self) -> SubmissionQuota:
+        w = self.settings.webchat
+        return SubmissionQuota(self.redis, frozenset({"webchat"}), w.complaints_per_visitor_hour,
+                               w.complaints_per_ip_hour, clock=lambda: self.clock().timestamp())
+
+    @cached_property
+    def message_rate(self) -> MessageRate:
+        return MessageRate(self.redis, self.settings.webchat.messages_per_second, self.settings.webchat.message_burst)
+
+    def admit(self, channel: str, chat_id: str) -> Refused | None:
+        """May this message from `chat_id` come in? None, or how long to wait (then nothing
+        of it is stored). Complaints are counted later, where one is filed."""
+        wait = self.message_rate.wait(channel, chat_id)
+        return Refused(wait) if wait > 0 else None
 
     @cached_property
     def officers(self) -> OfficerConversation:

@@ -254,6 +254,11 @@ class CitizenConversation:
 
     def _submit(self, session, citizen, inbound, state, draft, lang, now):
         office = self.office
+        refused = office.quota.take(inbound.channel, inbound.chat_id, inbound.origin) if office.quota else None
+        if refused is not None:  # a flood: no case, no notice, no clock; the form is kept for later
+            return state, Outcome([Reply(t(lang, "limit.complaints", minutes=refused.minutes,
+                                           contacts=office.contacts or office.name)),
+                                   intake.prompt(state, office.rules(inbound.channel), lang)])
         code = access.new_code()  # shown once here and in the first email; kept hashed
         try:
             with session.begin_nested():

@@ -21,11 +21,13 @@ from handlers.citizen import CitizenConversation
 from handlers.officer import OfficerConversation
 from storage import inbound as inbound_log
 from storage.errors import StorageError
-from storage.officers import count_wrong_enrolment, enrol_guessers, enrol_throttled, linked_identity, redeem
+from storage.officers import (count_wrong_enrolment, enrol_guessers, enrol_throttled, link_code,
+                              linked_identity, officer_for_code, redeem)
 from storage.outbox import enqueue, last_question, release_held
 
 log = logging.getLogger(__name__)
 ENROL = ("petugas", "officer")
+LINK = ("webchat",)  # an enrolled officer asks for a code to use the web chat too
 
 
 def process(session: Session, citizens: CitizenConversation, officers: OfficerConversation, channel: str,
@@ -53,6 +55,13 @@ def route(session, citizens, officers, inbound: Inbound, now) -> list[Reply]:
             return []
         identity.last_inbound_at = now  # officers have a WhatsApp window too
         _window_opened(session, inbound, now)
+        command = inbound.command
+        if identity.confirmed_at is None:  # only a cookie says who this is: no case data
+            if command and command[0] in ENROL and command[1]:
+                return _enrol(session, officers, inbound, command[1], now)
+            return [Reply(t(officer.language, "officer.confirm_needed"))]
+        if command and command[0] in LINK:
+            return _link_code(session, officers, identity, now)
         inbound, question = answered(session, inbound)
         return officers.handle(session, officer, inbound, now, question)
     command = inbound.command
@@ -95,6 +104,14 @@ def _enrol(session, officers: OfficerConversation, inbound: Inbound, code: str, 
     if enrol_throttled(session, guessers, now):  # the code is not even looked at
         log.info("refused: too many wrong enrolment codes, on %s", inbound.channel)
         return [Reply(t(lang, "officer.enrol_throttled"))]
+    cookie_only = officers.office.cookie_channels
+    if inbound.channel in cookie_only:
+        # A cookie proves nothing: an officer here must already be enrolled in a chat app,
+        # and the code comes from there (/webchat), so that app vouches for this browser.
+        officer = officer_for_code(session, code)
+        if officer is not None and not any(i.channel not in cookie_only and i.confirmed_at for i in officer.identities):
+            log.info("refused: web chat enrolment of officer #%s without another chat", officer.id)
+            return [Reply(t(lang, "officer.enrol_cookie_refused"))]
     try:
         with session.begin_nested():
             officer = redeem(session, code, inbound.channel, inbound.chat_id, now=now)
@@ -107,3 +124,13 @@ def _enrol(session, officers: OfficerConversation, inbound: Inbound, code: str, 
     log.info("officer #%s enrolled on %s", officer.id, inbound.channel)
     return [Reply(t(lang, "officer.enrolled", role=role.label_id if lang == "id" else role.label_en)),
             officers.help(officer)]
+
+
+def _link_code(session, officers: OfficerConversation, identity, now) -> list[Reply]:
+    """/webchat from an officer's chat app: a code, valid minutes, to type on the web chat."""
+    officer, lang = identity.officer, identity.officer.language
+    if identity.channel in officers.office.cookie_channels:
+        return [Reply(t(lang, "officer.link_from_app"))]
+    code = link_code(session, officer, now)
+    log.info("officer #%s asked for a web chat code on %s", officer.id, identity.channel)
+    return [Reply(t(lang, "officer.link_code", code=code, minutes=10))]

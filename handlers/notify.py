@@ -1,7 +1,10 @@
 """Who hears about what, through the outbox.
 
 - A new case: the coordinators and the officers' group chat, with the ticket number,
-  kind and category only (never names, phone numbers or the complaint).
+  kind and category only (never names, phone numbers or the complaint); in a burst
+  (more than `office.new_case_burst` in a minute) one summary instead.
+- Officers only on their confirmed chats: a web chat link nobody confirmed from a chat
+  app is only a cookie.
 - A disposition: the liaison and officers of that unit.
 - A citizen-visible transition: the citizen, in their language, with what happened
   and what comes next.
@@ -16,7 +19,9 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from flows.i18n import t, when
@@ -28,6 +33,7 @@ from handlers.office import Office
 from handlers.words import label
 
 log = logging.getLogger(__name__)
+BURST_WINDOW = timedelta(minutes=1)
 
 
 def officers_in(session: Session, roles: list[str], unit_id: int | None = None) -> list[Officer]:
@@ -40,7 +46,8 @@ def officers_in(session: Session, roles: list[str], unit_id: int | None = None) 
 
 
 def send_to_officer(session, officer: Officer, reply: Reply, case: Case | None, now) -> None:
-    for identity in officer.identities:
+    # Not to a web chat link nobody confirmed from a chat app: it is only a cookie.
+    for identity in (i for i in officer.identities if i.confirmed_at is not None):
         enqueue(session, identity.channel, identity.external_id, reply,
                 case_id=case.id if case else None, purpose="officer", now=now)
 
@@ -113,6 +120,18 @@ def new_case(session: Session, office: Office, case: Case, group_chat_id: int | 
                  **({"category": category} if category else {}))
 
     told = [o for o in officers_in(session, coordinators) if o.id != recorded_by]
+    # A burst (a flood of spam, or a busy morning) would bury every other notice under one
+    # message per case: past `new_case_burst` in a minute, one summary, then quiet while
+    # the burst lasts; the cases are all in /antrian.
+    recent = session.scalar(select(func.count()).select_from(Case).where(Case.created_at > now - BURST_WINDOW))
+    if recent > office.new_case_burst:
+        if recent == office.new_case_burst + 1:
+            _send_officers(session, told, lambda lang: Reply(t(lang, "notify.new_cases_burst", count=recent)),
+                           None, now)
+            if group_chat_id is not None:
+                enqueue(session, "telegram", str(group_chat_id),
+                        Reply(t("id", "notify.new_cases_burst", count=recent)), purpose="group", now=now)
+        return
     _send_officers(session, told, lambda lang: Reply(text(lang), card_button(lang, case.ticket)), case, now)
     if group_chat_id is not None:  # a group: the ticket, kind and category, nothing personal
         enqueue(session, "telegram", str(group_chat_id), Reply(text("id")), case_id=case.id,
@@ -258,7 +277,7 @@ def held_for_officer(session: Session, office: Office, channel: str, chat_id: st
         return
     officer = identity.officer
     for other in officer.identities:
-        if other.id != identity.id:
+        if other.id != identity.id and other.confirmed_at is not None:
             enqueue(session, other.channel, other.external_id,
                     Reply(t(officer.language, "notify.held_elsewhere", channel=t(officer.language, f"channel.{channel}"))),
                     purpose="officer", now=now)

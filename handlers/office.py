@@ -25,6 +25,13 @@ class Office:
     phone_channel: str | None = None  # where a phone number given by an officer is reached
     skm_survey: bool = False  # ask the nine SKM questions after a rating
     email: bool = False  # an SMTP relay is configured: citizens who gave an email get follow-ups
+    # Limits complaints per sender and client address (storage.limits.SubmissionQuota, or
+    # anything with its `take`); None: no limit.
+    quota: object | None = None
+    # Channels whose only proof of who writes is a browser cookie: an officer there must be
+    # linked from a chat app they enrolled on (handlers.confirm).
+    cookie_channels: frozenset = frozenset()
+    new_case_burst: int = 5  # more new cases than this in a minute: one summary to coordinators
 
     @property
     def workflow(self) -> Workflow:

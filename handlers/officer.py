@@ -143,6 +143,8 @@ class OfficerConversation:
                 alias = f" (/{tr.command_en})" if tr.command_en else ""
                 lines.append(f"/{tr.command}{alias} {t(lang, 'officer.help.arg_ticket')} {arg}".rstrip()
                              + f" — {tr.label_id if lang == 'id' else tr.label_en}")
+        if self.office.cookie_channels:
+            lines.append(t(lang, "officer.help.webchat"))
         return Reply("\n".join(dict.fromkeys(lines)))
 
     def _case(self, session, ticket):

@@ -92,6 +92,10 @@ class OfficerIdentity(Base):
     channel: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(String(100))
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # WhatsApp 24 h window
+    # Set when the link was made with a code typed in that chat. Links on the web chat from
+    # before codes were checked there have none: until the officer confirms them from another
+    # of their chats (handlers.inbound), they get nothing of a case.
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
     officer: Mapped[Officer] = relationship(back_populates="identities")
 
 
@@ -299,6 +303,26 @@ class InboundMessage(Base):
     chat_id: Mapped[str | None] = mapped_column(String(100))
     payload: Mapped[dict] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChatSession(Base):
+    """A browser's session on a channel whose identity is a cookie (the web chat): the
+    cookie carries the chat id and a nonce, only its hash is kept. Rotating the nonce
+    leaves the chat id, and with it the conversation's rows, where they are; ending the
+    session makes the chat id unusable for good."""
+
+    __tablename__ = "chat_sessions"
+    __table_args__ = (UniqueConstraint("channel", "chat_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(100))
+    nonce_hash: Mapped[str | None] = mapped_column(String(64))
+    previous_hash: Mapped[str | None] = mapped_column(String(64))  # valid a few seconds after a rotation
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    level: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")  # storage.chat_sessions
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Dialog(Base):

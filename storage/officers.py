@@ -24,6 +24,7 @@ ENROL_WINDOW = timedelta(hours=1)
 ENROL_PER_CHAT = 5  # room for typos, not for guessing
 ENROL_PER_ORIGIN = 20  # one address may be an office's NAT: a little more room
 _ENROL_MARK = "enrol"
+LINK_CODE_TTL = timedelta(minutes=10)  # asked for in one chat, typed in the other at once
 
 
 def _hash(code: str) -> str:
@@ -74,13 +75,17 @@ def redeem(session: Session, code: str, channel: str, external_id: str,
         raise InvalidInput("this code has expired; ask the admin for a new one")
     taken = session.scalar(select(OfficerIdentity).where(
         OfficerIdentity.channel == channel, OfficerIdentity.external_id == external_id))
-    if taken is not None:
+    if taken is not None and taken.officer_id != officer.id:
         raise InvalidInput("this chat is already linked to an officer")
-    # The officer writes from this chat now: their WhatsApp window opens with this message.
-    session.add(OfficerIdentity(officer=officer, channel=channel, external_id=external_id, last_inbound_at=now))
+    if taken is not None:  # the officer's own unconfirmed link: the code confirms it
+        taken.confirmed_at = taken.last_inbound_at = now
+    else:
+        # The officer writes from this chat now: their WhatsApp window opens with this message.
+        session.add(OfficerIdentity(officer=officer, channel=channel, external_id=external_id,
+                                    last_inbound_at=now, confirmed_at=now))
     officer.enrol_code_hash = None
     officer.enrol_expires_at = None
-    officer.enrolled_at = now
+    officer.enrolled_at = officer.enrolled_at or now
     session.flush()
     return officer
 
@@ -109,6 +114,18 @@ def count_wrong_enrolment(session: Session, guessers: dict[str, int], now: datet
     for who in guessers:
         session.add(AccessAttempt(who=who, ticket=_ENROL_MARK, at=now))
     session.flush()
+def officer_for_code(session: Session, code: str) -> Officer | None:
+    """The officer a code was made for, without using the code."""
+    return session.scalar(select(Officer).where(Officer.enrol_code_hash == _hash(code.strip()))
+                          .options(selectinload(Officer.identities)))
+
+
+def link_code(session: Session, officer: Officer, now: datetime, ttl: timedelta = LINK_CODE_TTL) -> str:
+    """A code for an enrolled officer to link one more chat (typed there with /petugas)."""
+    code = _new_code()
+    officer.enrol_code_hash, officer.enrol_expires_at = _hash(code), now + ttl
+    session.flush()
+    return code
 
 
 def linked_identity(session: Session, channel: str, external_id: str) -> OfficerIdentity | None:

@@ -13,6 +13,7 @@ really sent. WhatsApp has no buttons: type the number or the words. A forged pre
 from __future__ import annotations
 
 import itertools
+import re
 
 from sqlalchemy import select
 
@@ -113,14 +114,27 @@ def photo(ref="AgAD-photo", size=1000):
 
 
 def enrol(runtime, role, unit=None, *, channel="webchat", chat_id=None, hint=None, now=None) -> Chat:
-    """An officer invited as the admin does and enrolled from their own chat with /petugas."""
+    """An officer invited as the admin does and enrolled from their own chat with /petugas.
+    On the web chat as officers must: enrolled on Telegram first (`chat.app`), then the web
+    chat linked with the code /webchat gives there."""
     from storage.db import transaction
     from storage.officers import invite
 
     with transaction(runtime.sessions) as s:
         officer, code = invite(s, runtime.workflow, role, unit, now=now or runtime.clock())
     chat = Chat(runtime, channel=channel, chat_id=chat_id or f"w-{role}-{unit}", language_hint=hint)
+    if channel == "webchat":
+        chat.app = Chat(runtime, channel="telegram", chat_id=f"t-{chat.chat_id}", language_hint=hint)
+        code = link_webchat(chat.app, code)
     replies = chat.say(f"/petugas {code.lower()}")
     assert replies[0].startswith(("Anda terdaftar sebagai petugas", "You are enrolled")), replies
     chat.officer_id = officer.id
     return chat
+
+
+def link_webchat(app: Chat, invitation: str) -> str:
+    """Enrol `app` (a Telegram or WhatsApp chat) with the invitation; return the code its
+    /webchat gives for the web chat."""
+    assert app.say(f"/petugas {invitation}")[0].startswith(("Anda terdaftar", "You are enrolled"))
+    [answer] = app.say("/webchat")
+    return re.search(r"/(?:petugas|officer) (\S+)", answer)[1]

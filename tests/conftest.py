@@ -171,6 +171,8 @@ def make_runtime(database_url, engine, tmp_path, monkeypatch):
 
     def make(clock=None, **sections):
         monkeypatch.setattr(storage.redis_store, "_memory_server", None)
+        # Tests post at machine speed; the tests of the limits set their own.
+        sections["webchat"] = {"messages_per_second": 1000, "message_burst": 1000, **sections.get("webchat", {})}
         settings = Settings.model_validate({"database": {"url": database_url}, **sections})
         runtime = Runtime(settings, clock=clock) if clock else Runtime(settings)
         made.append(runtime)

@@ -9,7 +9,7 @@ from flows.errors import WorkflowError
 from storage.db import transaction
 from storage.officers import invite
 from storage.units import add_unit
-from tests.chat import Chat
+from tests.chat import Chat, link_webchat
 from tests.conftest import wib
 from tests.test_officer_commands import new_case
 from tests.test_officer_walkthrough import paths_to_every_state
@@ -27,6 +27,7 @@ def enrol_all(runtime, wf):
             officer, code = invite(s, wf, role, "KEU" if wf.unit_bound(role) else None,
                                    name=f"Petugas {n}", now=NOW)
         chat = Chat(runtime, chat_id=f"w-{role}")
+        code = link_webchat(Chat(runtime, channel="telegram", chat_id=f"t-{role}"), code)
         assert chat.say(f"/petugas {code}")[0].startswith("Anda terdaftar sebagai petugas")
         chat.officer = officer.name, d.label_id
         chats[role] = chat

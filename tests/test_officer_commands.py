@@ -41,16 +41,16 @@ def outbox_texts(runtime, chat_id):
 def test_enrolment_is_single_use_and_help_fits_the_role(runtime):
     with transaction(runtime.sessions) as s:
         _, code = invite(s, runtime.workflow, "admin", now=NOW)
-    chat = Chat(runtime, chat_id="w-admin")
+    chat = Chat(runtime, channel="telegram", chat_id="t-admin")
     replies = chat.say(f"/petugas {code}")
     assert replies[0] == "Anda terdaftar sebagai petugas: Admin Instansi."
     assert "/verifikasi (/verify) NOMOR" in replies[1] and "/disposisi (/dispose) NOMOR KODE_UNIT" in replies[1]
     assert "/jawab" not in replies[1]  # answering is the unit's job
-    other = Chat(runtime, chat_id="w-thief")
+    other = Chat(runtime, channel="telegram", chat_id="t-thief")
     assert other.say(f"/petugas {code}")[0].startswith("Kode itu tidak berlaku")
     with transaction(runtime.sessions) as s:
         _, expiring = invite(s, runtime.workflow, "admin", ttl=timedelta(hours=1), now=NOW - timedelta(hours=2))
-    assert Chat(runtime, chat_id="w-late").say(f"/officer {expiring}")[0].startswith("Kode itu tidak berlaku")
+    assert Chat(runtime, channel="telegram", chat_id="t-late").say(f"/officer {expiring}")[0].startswith("Kode itu tidak berlaku")
 
 
 def test_a_citizen_or_stranger_is_refused_and_learns_nothing(runtime):

@@ -13,6 +13,7 @@ from storage.db import transaction
 from storage.models import Attachment, Officer
 from storage.officers import invite, revoke
 from storage.units import add_unit
+from tests.chat import Chat, link_webchat
 from tests.conftest import wib
 from tests.fakes.http import Upload
 from tests.fakes.telegram_api import FakeBotAPI
@@ -155,6 +156,7 @@ def webchat_officer(runtime, role="admin", unit=None):
     officer_client = create_app(runtime=runtime).test_client()
     with transaction(runtime.sessions) as s:
         officer, code = invite(s, runtime.workflow, role, unit, now=wib(2025, 4, 8, 8, 0))
+    code = link_webchat(Chat(runtime, channel="telegram", chat_id=str(880_000 + officer.id)), code)  # from a chat app
     officer_client.post("/webchat/api/messages", json={"id": "enrol-0001", "text": f"/petugas {code}"})
     return officer_client, officer.id
 

@@ -91,6 +91,7 @@ def test_make_run_serves_the_web_chat_and_a_complaint_shows_in_cases_show(tmp_pa
         assert "<title>Aduan</title>" in page
 
         def say(**body):
+            time.sleep(0.5)  # as fast as a person clicks: the default limit is 2 messages a second
             req = urllib.request.Request(base + "/webchat/api/messages", method="POST",
                                          data=json.dumps({"id": uuid.uuid4().hex, **body}).encode(),
                                          headers={"Content-Type": "application/json"})

@@ -6,7 +6,7 @@ from flows.presets import load_workflow, preset_names
 from storage.db import transaction
 from storage.officers import invite
 from storage.units import add_unit
-from tests.chat import Chat
+from tests.chat import Chat, link_webchat
 from tests.conftest import wib
 from tests.test_officer_commands import new_case
 
@@ -26,6 +26,7 @@ def enrol(runtime, role, name=None, unit=None, hint=None):
     with transaction(runtime.sessions) as s:
         officer, code = invite(s, runtime.workflow, role, unit, name=name, now=NOW)
     chat = Chat(runtime, chat_id=f"w-{role}-{name}", language_hint=hint)
+    code = link_webchat(Chat(runtime, channel="telegram", chat_id=f"t-{role}-{name}", language_hint=hint), code)
     chat.say(f"/petugas {code}")
     chat.officer_id = officer.id
     return chat

@@ -7,6 +7,12 @@ the uploads folder and enters the conversation as an attachment like a Telegram 
 the attachment fetcher moves it into the case's folder once the complaint is filed.
 Out: the page polls `GET /webchat/api/messages?after=N`; for this channel the outbox
 row is "accepted by the provider" when the page has fetched it.
+
+The cookie (signed, HttpOnly, SameSite=Lax, Secure behind https, `webchat.session_days`)
+holds the visitor id and a nonce whose hash is kept in `chat_sessions`: the nonce is
+rotated when the chat gains rights, "end session" kills the visitor id for good
+(storage.chat_sessions says why a nonce rather than a new visitor id). A visitor posting
+faster than `webchat.messages_per_second` is refused with a 429 before anything is stored.
 """
 from __future__ import annotations
 
@@ -21,12 +27,14 @@ from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, request, session
+from flask import Blueprint, Response, current_app, g, has_request_context, jsonify, request, session
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import select
 
 from flows.i18n import language, t
 from flows.intake import attachment_problem
 from flows.messages import Attachment, Inbound
+from storage import chat_sessions
 from storage.models import Citizen, CitizenIdentity
 
 log = logging.getLogger(__name__)
@@ -35,6 +43,7 @@ MAX_TEXT = 10000
 FORM_ROOM = 16 * 1024  # the multipart framing and the id around the file itself
 _ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _REF = re.compile(r"^upload:([0-9a-f]{32})$")
+_VISITOR = re.compile(r"^[0-9a-f]{32}$")
 
 
 class UploadStore:
@@ -93,11 +102,69 @@ def _static(name: str) -> str:
     return (resources.files("bot.channels") / "webchat_static" / name).read_text(encoding="utf-8")
 
 
-def _visitor() -> str:
-    if "visitor" not in session:
-        session["visitor"] = uuid.uuid4().hex
-        session.permanent = True
-    return "w-" + session["visitor"]
+class _CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie, Secure also when this request came over https through a
+    trusted proxy (server.proxies), not only when server.public_url says https."""
+
+    def get_cookie_secure(self, app) -> bool:
+        return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
+
+
+def install(app, runtime) -> None:
+    """The cookie's settings on the app (the web chat is its only user)."""
+    s = runtime.settings
+    app.session_interface = _CookieSessions()
+    app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SECURE=(s.server.public_url or "").startswith("https://"),
+                      PERMANENT_SESSION_LIFETIME=timedelta(days=s.webchat.session_days))
+
+
+def _visitor(runtime, create: bool = True) -> str | None:
+    """This browser's chat id: the cookie's while it names a live session, else a new one
+    (`create`; else None: a poll without a session writes nothing, so cookie-less requests
+    cannot fill the table)."""
+    if "aduan_chat" in g:
+        return g.aduan_chat
+    now, lifetime = runtime.clock(), timedelta(days=runtime.settings.webchat.session_days)
+    visitor, nonce = session.get("visitor"), session.get("nonce")
+    with runtime.transaction() as s:
+        known = isinstance(visitor, str) and _VISITOR.match(visitor) is not None
+        if known and isinstance(nonce, str) and chat_sessions.resolve(s, CHANNEL, f"w-{visitor}", nonce, now, lifetime):
+            g.aduan_chat = f"w-{visitor}"
+            return g.aduan_chat
+        adopted = chat_sessions.adopt(s, CHANNEL, f"w-{visitor}", now) if known and nonce is None else None
+        if adopted is None and not create:
+            g.aduan_fresh = True
+            return None
+        if adopted is None:  # no cookie, an ended or expired session, or a copy of a rotated one
+            visitor, g.aduan_fresh = uuid.uuid4().hex, True
+            nonce = chat_sessions.start(s, CHANNEL, f"w-{visitor}", now)
+        else:
+            nonce = adopted
+    session.clear()
+    session.update(visitor=visitor, nonce=nonce)
+    session.permanent = True
+    g.aduan_chat = f"w-{visitor}"
+    return g.aduan_chat
+
+
+def _rotate_if_raised(runtime, chat: str) -> None:
+    """After a message: a new nonce in the cookie if the chat just gained rights."""
+    with runtime.transaction() as s:
+        nonce = chat_sessions.rotate_if_raised(s, CHANNEL, chat, runtime.clock())
+    if nonce is not None:
+        session["nonce"] = nonce
+
+
+def _too_fast(runtime, chat: str):
+    """A 429 in the visitor's language if they post faster than the limit, else None."""
+    refused = runtime.admit(CHANNEL, chat)
+    if refused is None:
+        return None
+    response = jsonify(error=t(_language(runtime, chat), "limit.messages"), retry_after=round(refused.seconds, 2))
+    response.status_code = 429
+    response.headers["Retry-After"] = str(max(1, int(refused.seconds + 0.999)))
+    return response
 
 
 def blueprint() -> Blueprint:
@@ -130,19 +197,35 @@ def blueprint() -> Blueprint:
             return jsonify(error="text and button must be strings"), 400
         if text is not None and len(text) > MAX_TEXT:
             return jsonify(error=f"at most {MAX_TEXT} characters in one message"), 413
-        chat = _visitor()
+        runtime = current_app.extensions["aduan"]
+        chat = _visitor(runtime)
+        if (refused := _too_fast(runtime, chat)) is not None:
+            return refused
         inbound = Inbound(CHANNEL, chat, f"{chat}:{data['id']}", text=text, button=button,
                           language_hint=request.accept_languages.best_match(["id", "en"]),
-                          origin=request.remote_addr)  # throttles enrolment guesses per address too
-        runtime = current_app.extensions["aduan"]
+                          origin=request.remote_addr)  # abuse limits and enrolment guesses per address
         runtime.receive(CHANNEL, inbound.provider_message_id, inbound, {"id": data["id"]})
+        _rotate_if_raised(runtime, chat)
+        return jsonify(ok=True)
+
+    @bp.post("/webchat/api/session/end")
+    def end_session():
+        """"End session": this visitor id is dead for good; the next visit is a new visitor."""
+        runtime = current_app.extensions["aduan"]
+        chat = _visitor(runtime, create=False)
+        if chat is not None:
+            with runtime.transaction() as s:
+                chat_sessions.end(s, CHANNEL, chat, runtime.clock())
+        session.clear()
         return jsonify(ok=True)
 
     @bp.post("/webchat/api/files")
     def post_file():
         """A visitor's photo or document (multipart: id, file); 200 once it is stored."""
         runtime = current_app.extensions["aduan"]
-        chat = _visitor()
+        chat = _visitor(runtime)
+        if (refused := _too_fast(runtime, chat)) is not None:
+            return refused
         lang = _language(runtime, chat)
         limit = runtime.settings.intake.max_attachment_mb * 1024 * 1024
         too_big = t(lang, "webchat.upload_too_big", mb=runtime.settings.intake.max_attachment_mb)
@@ -167,7 +250,8 @@ def blueprint() -> Blueprint:
             return jsonify(error=t(lang, problem[0], **problem[1])), 415
         ref = runtime.uploads.put(data)
         inbound = Inbound(CHANNEL, chat, f"{chat}:{msg_id}", attachments=(replace(file, ref=ref),),
-                          language_hint=request.accept_languages.best_match(["id", "en"]))
+                          language_hint=request.accept_languages.best_match(["id", "en"]),
+                          origin=request.remote_addr)
         try:
             new = runtime.receive(CHANNEL, inbound.provider_message_id, inbound, {"id": msg_id, "file": ref})
         except Exception:
@@ -185,8 +269,11 @@ def blueprint() -> Blueprint:
         except ValueError:
             return jsonify(error="after must be a number"), 400
         runtime = current_app.extensions["aduan"]
-        messages = runtime.fetch_webchat(_visitor(), after)
-        return jsonify(messages=messages)
+        chat = _visitor(runtime, create=False)
+        # "fresh": this browser has no live session (ended, expired, or never had one): the
+        # page drops what it shows of an old conversation; its next message starts one.
+        messages = runtime.fetch_webchat(chat, after) if chat is not None else []
+        return jsonify(messages=messages, fresh=bool(g.get("aduan_fresh")))
 
     return bp
 

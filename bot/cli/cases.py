@@ -130,4 +130,7 @@ def cases_export(obj, fmt, output):
 
 
 def register(main: click.Group) -> None:
+    from bot.cli.reject_bulk import reject_bulk
+
+    cases.add_command(reject_bulk)
     main.add_command(cases)

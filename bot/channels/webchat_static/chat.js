@@ -23,23 +23,36 @@
     return div;
   }
 
+  // While a message is on its way no poll goes out: the answer to a message may carry a
+  // new session cookie (rotated on consent), and a poll with the old one must not race it.
+  var sending = 0;
   function send(body, shown) {
     body.id = id();
     if (shown) { bubble(shown, "me"); }
+    sending++;
+    var done = function () { sending--; poll(); };
     var attempt = function (n) {
       return fetch("/webchat/api/messages", {
         method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
       }).then(function (r) {
         if (r.status >= 500 && n < 5) { return new Promise(function (ok) { setTimeout(ok, 1000 * n); }).then(function () { return attempt(n + 1); }); }
-        if (!r.ok) { return r.json().then(function (e) { bubble(e.error || "Error", "error"); }); }
-        poll();
+        if (!r.ok) { return r.json().then(function (e) { bubble(e.error || "Error", "error"); }).then(done, done); }
+        done();
       }).catch(function () {
         if (n < 5) { setTimeout(function () { attempt(n + 1); }, 1000 * n); }
-        else { bubble("Pesan belum terkirim; periksa koneksi lalu coba lagi. / Not sent; check the connection and try again.", "error"); }
+        else { sending--; bubble("Pesan belum terkirim; periksa koneksi lalu coba lagi. / Not sent; check the connection and try again.", "error"); }
       });
     };
     attempt(1);
+  }
+
+  // Only the newest choices can be pressed, also after a reload: older ones no longer
+  // apply, and the bot would read them against the question it asked last.
+  function disableOld(except) {
+    Array.prototype.forEach.call(log.querySelectorAll(".buttons button"), function (b) {
+      if (b.parentNode !== except) { b.disabled = true; }
+    });
   }
 
   function render(m) {
@@ -75,16 +88,32 @@
         });
       });
       div.appendChild(box);
+      disableOld(box);
     }
+    // The whole newest message, its choices included, in view (a phone shows little).
+    log.scrollTop = log.scrollHeight;
+    if (div.offsetHeight > log.clientHeight && div.scrollIntoView) { div.scrollIntoView({ block: "end" }); }
+  }
+
+  function restart(note) {
+    log.textContent = "";
+    after = 0;
+    attach.hidden = true;
+    if (note) { bubble(note, "error"); }
   }
 
   var polling = false;
   function poll() {
-    if (polling) { return; }
+    if (polling || sending || ended) { return; }
     polling = true;
     fetch("/webchat/api/messages?after=" + after, { credentials: "same-origin" })
       .then(function (r) { return r.json(); })
       .then(function (data) {
+        if (data.fresh && after > 0) {  // the session ended or expired elsewhere: start over
+          restart("Sesi sebelumnya sudah berakhir. / The previous session has ended.");
+          send({ text: "/mulai" }, null);
+          return;
+        }
         (data.messages || []).forEach(function (m) { after = Math.max(after, m.id); render(m); });
       })
       .catch(function () {})
@@ -108,6 +137,30 @@
       .catch(function () {
         bubble("Berkas belum terkirim; periksa koneksi lalu coba lagi. / File not sent; check the connection and try again.", "error");
       });
+  });
+
+  // "End session": the server forgets this visitor for good; the page says how to come back.
+  var ended = false;
+  document.getElementById("end").addEventListener("click", function () {
+    if (!window.confirm("Akhiri sesi? Percakapan ini tidak dapat dibuka lagi dari peramban ini. / End the session? This conversation cannot be opened again from this browser.")) { return; }
+    fetch("/webchat/api/session/end", { method: "POST", credentials: "same-origin" })
+      .then(function (r) {
+        if (!r.ok) { throw new Error("end"); }
+        ended = true;
+        restart(null);
+        var note = bubble("Sesi diakhiri. Untuk melihat pengaduan Anda lagi, ketik /status NOMOR KODE di sesi baru. / Session ended. To see your complaints again, type /status NUMBER CODE in a new session.", "bot");
+        var again = document.createElement("button");
+        again.type = "button";
+        again.id = "again";
+        again.textContent = "Mulai sesi baru / Start a new session";
+        again.addEventListener("click", function () { window.location.reload(); });
+        var box = document.createElement("div");
+        box.className = "buttons";
+        box.appendChild(again);
+        note.appendChild(box);
+        form.hidden = true;
+      })
+      .catch(function () { bubble("Sesi belum diakhiri; coba lagi. / The session was not ended; try again.", "error"); });
   });
 
   form.addEventListener("submit", function (e) {
