@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from flows.case_fields import ActorType
 from storage.errors import Conflict, InvalidInput, NotFound
 from storage.models import (
-    AccessAttempt, Attachment, Case, CaseEvent, Citizen, CitizenIdentity, Deadline, Dialog,
+    AccessAttempt, Attachment, Case, CaseEvent, ChatSession, Citizen, CitizenIdentity, Deadline, Dialog,
     InboundMessage, Outbox, PrivacyRequest, Rating,
 )
 from storage.outbox import FAILED, HELD, PENDING, SENT
@@ -124,6 +124,9 @@ def forget_citizen(session: Session, citizen: Citizen, now: datetime, counts: Co
     for i in identities:
         counts.dialogs += session.execute(delete(Dialog).where(
             Dialog.channel == i.channel, Dialog.chat_id == i.external_id)).rowcount
+        # A web chat browser's session names the chat too; without it an old cookie starts afresh.
+        session.execute(delete(ChatSession).where(ChatSession.channel == i.channel,
+                                                  ChatSession.chat_id == i.external_id))
         for row in session.scalars(select(InboundMessage).where(
                 InboundMessage.channel == i.channel, InboundMessage.chat_id == i.external_id)):
             # Dedupe needs the provider's id only while a retry can come (minutes); an id

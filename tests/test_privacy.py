@@ -12,6 +12,7 @@ from sqlalchemy import MetaData, select
 from bot.cli import Context, _Group
 from bot.cli.privacy import privacy_group
 from flows.messages import Attachment
+from storage import chat_sessions
 from storage.db import transaction
 from storage.models import Case, CaseEvent, Citizen, PrivacyRequest
 from storage.reporting import figures
@@ -135,6 +136,8 @@ def april_figures(runtime):
 
 def test_purge_leaves_nothing_personal_of_a_case_past_retention(runtime, clock, tmp_path):
     _, ticket = closed_case(runtime)
+    with transaction(runtime.sessions) as s:  # the browser's cookie session, as the page makes it
+        chat_sessions.start(s, "webchat", CHAT_ID, clock[0])
     assert sorted(found(runtime, tmp_path)) == sorted(SECRETS + [f"{p}: the photo" for p in files(tmp_path)])
     before = april_figures(runtime)
     assert (before.total, before.ratings, before.by_state) == (1, 2, {"closed": 1})
