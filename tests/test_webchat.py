@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from storage.models import Case, InboundMessage
 from tests.conftest import wib
+from tests.page import Page
 
 
 @pytest.fixture
@@ -117,27 +118,9 @@ def served(runtime):
 
 
 def test_a_complaint_filed_through_the_page_in_chromium(browser, served, runtime, tmp_path):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    wait = WebDriverWait(browser, 15)
-
-    def click(label):
-        xpath = f"//div[contains(@class,'buttons')]/button[normalize-space()='{label}' and not(@disabled)]"
-        buttons = wait.until(lambda d: d.find_elements(By.XPATH, xpath))
-        buttons[-1].click()
-
-    def type_(text):
-        box = browser.find_element(By.ID, "text")
-        box.send_keys(text)
-        browser.find_element(By.ID, "send").click()
-
-    def bot_says(fragment):
-        try:
-            wait.until(ec.text_to_be_present_in_element((By.ID, "log"), fragment))
-        except Exception:
-            raise AssertionError(f"{fragment!r} not on the page:\n{browser.find_element(By.ID, 'log').text}")
+    page = Page(browser)
+    wait, click, type_, bot_says = page.wait, page.click, page.type, page.says
 
     browser.get(served)
     bot_says("UU 27/2022")

@@ -10,6 +10,7 @@ from storage.models import Case, Rating
 from storage.units import add_unit
 from tests.chat import enrol
 from tests.conftest import wib
+from tests.page import Page
 from tests.test_webchat import browser, served  # noqa: F401  (fixtures)
 
 
@@ -22,25 +23,9 @@ def runtime(make_runtime):
 
 
 def test_a_web_chat_complaint_from_first_visit_to_closed(browser, served, runtime, tmp_path):  # noqa: F811
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    wait = WebDriverWait(browser, 15)
-
-    def click(label):
-        xpath = f"//div[contains(@class,'buttons')]/button[normalize-space()='{label}' and not(@disabled)]"
-        wait.until(lambda d: d.find_elements(By.XPATH, xpath))[-1].click()
-
-    def type_(text):
-        browser.find_element(By.ID, "text").send_keys(text)
-        browser.find_element(By.ID, "send").click()
-
-    def bot_says(fragment):
-        try:
-            wait.until(ec.text_to_be_present_in_element((By.ID, "log"), fragment))
-        except Exception:
-            raise AssertionError(f"{fragment!r} not on the page:\n{browser.find_element(By.ID, 'log').text}")
+    page = Page(browser)
+    wait, click, type_, bot_says = page.wait, page.click, page.type, page.says
 
     admin = enrol(runtime, "admin", channel="telegram", chat_id="4001")
     unit = enrol(runtime, "unit_officer", "KEU", channel="telegram", chat_id="4002")

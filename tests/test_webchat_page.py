@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from storage.models import ChatSession
 from tests.conftest import wib
+from tests.page import Page
 from tests.test_webchat import browser, served  # noqa: F401 (fixtures)
 
 PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True}
@@ -16,22 +17,10 @@ def runtime(make_runtime):
 
 
 def _page(browser, served):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
-
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
-    wait = WebDriverWait(browser, 15)
-
-    def click(label):
-        xpath = f"//div[contains(@class,'buttons')]/button[normalize-space()='{label}' and not(@disabled)]"
-        wait.until(lambda d: d.find_elements(By.XPATH, xpath))[-1].click()
-
-    def bot_says(fragment):
-        wait.until(ec.text_to_be_present_in_element((By.ID, "log"), fragment))
-
+    page = Page(browser)
     browser.get(served)
-    return wait, click, bot_says
+    return page.wait, page.click, page.says
 
 
 def buttons_state(browser):

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from storage.models import Attachment, Case, InboundMessage
 from tests.conftest import wib
+from tests.page import Page
 from tests.test_officer_files import PNG
 from tests.test_webchat import CHROMEDRIVER, CHROMIUM, browser, served  # noqa: F401 (fixtures)
 
@@ -105,24 +106,9 @@ def test_the_phone_question_on_the_web_chat_asks_to_type_the_number(client):
 # -- in Chromium, through the page -----------------------------------------------------------------
 def test_a_photo_attached_through_the_page_in_chromium(browser, served, runtime, tmp_path):  # noqa: F811
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    wait = WebDriverWait(browser, 15)
-
-    def click(label):
-        xpath = f"//div[contains(@class,'buttons')]/button[normalize-space()='{label}' and not(@disabled)]"
-        wait.until(lambda d: d.find_elements(By.XPATH, xpath))[-1].click()
-
-    def type_(text):
-        browser.find_element(By.ID, "text").send_keys(text)
-        browser.find_element(By.ID, "send").click()
-
-    def bot_says(fragment):
-        try:
-            wait.until(ec.text_to_be_present_in_element((By.ID, "log"), fragment))
-        except Exception:
-            raise AssertionError(f"{fragment!r} not on the page:\n{browser.find_element(By.ID, 'log').text}")
+    page = Page(browser)
+    wait, click, type_, bot_says = page.wait, page.click, page.type, page.says
 
     def attach(path):
         wait.until(lambda d: d.find_element(By.ID, "attach").is_displayed())
