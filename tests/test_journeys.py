@@ -4,8 +4,9 @@ every preset: from the first message to an answer, "not solved" with a reason, b
 the unit, answered again, "solved", a rating, closed. The citizen sees each answer
 before being asked whether it is solved; every officer hears back on every command.
 
-On PostgreSQL every pair of channels runs; on SQLite one pair per preset, in turn (the
-same code, a ninth of the time).
+On PostgreSQL (with the real Redis when configured) every pair of channels runs; on
+SQLite with the in-process Redis one pair per preset, in turn (the same code, a ninth of
+the time).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import re
 from collections import deque
 
 import pytest
+import redis
 from sqlalchemy import select
 
 from flows.presets import load_workflow, preset_names
@@ -20,7 +22,7 @@ from storage.db import transaction
 from storage.models import Case, Rating
 from storage.officers import invite
 from storage.units import add_unit
-from tests.conftest import wib
+from tests.conftest import REDIS_URL, wib
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
 from tests.wire import SID, TOKEN, World, channel_settings
@@ -48,10 +50,16 @@ def world(make_runtime, database_url, journey):
     preset, citizen_channel, officer_channel = journey
     if not database_url.startswith("postgresql") and not on_sqlite_too(journey):
         pytest.skip("every pair of channels runs on PostgreSQL; SQLite runs one per preset")
+    extra = {}
+    if database_url.startswith("postgresql") and REDIS_URL:
+        # The production pair: PostgreSQL and a real Redis (outbound pacing, chat locks, the
+        # web chat's limits, the workers' queue). This worker's own Redis db, emptied first.
+        redis.Redis.from_url(REDIS_URL).flushdb()
+        extra["redis"] = {"url": REDIS_URL}
     with FakeBotAPI(TOKEN) as telegram_api, FakeTwilioAPI(SID) as twilio_api:
         twilio_api.auth = "twilio-auth"
         runtime = make_runtime(clock=lambda: wib(2025, 4, 8, 9, 0), workflow={"preset": preset},
-                               **channel_settings(telegram_api, twilio_api))
+                               **channel_settings(telegram_api, twilio_api), **extra)
         yield World(runtime, telegram_api, twilio_api)
 
 
