@@ -135,15 +135,6 @@ def linked_identity(session: Session, channel: str, external_id: str) -> Officer
         .options(joinedload(OfficerIdentity.officer)))
 
 
-def officer_by_identity(session: Session, channel: str, external_id: str) -> Officer | None:
-    """The active officer behind a chat identity, or None (revoked officers are None)."""
-    return session.scalar(
-        select(Officer).join(OfficerIdentity)
-        .where(OfficerIdentity.channel == channel, OfficerIdentity.external_id == external_id,
-               Officer.active.is_(True))
-    )
-
-
 def list_officers(session: Session) -> list[Officer]:
     return list(session.scalars(
         select(Officer).options(selectinload(Officer.identities), selectinload(Officer.unit))

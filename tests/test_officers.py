@@ -6,7 +6,7 @@ import pytest
 from flows.presets import load_workflow
 from storage.db import transaction
 from storage.errors import InvalidInput, NotFound
-from storage.officers import invite, officer_by_identity, redeem, revoke
+from storage.officers import invite, linked_identity, redeem, revoke
 from storage.units import add_unit
 from tests.conftest import wib
 
@@ -26,7 +26,7 @@ def test_invite_redeem_once(sessions):
         with transaction(sessions) as s:
             redeem(s, code, "whatsapp", "+6281200000001", now=NOW)
     with sessions() as s:
-        found = officer_by_identity(s, "telegram", "5550001")
+        found = linked_identity(s, "telegram", "5550001").officer
         assert found.role == "unit_kerja" and found.unit.code == "IPDS"
 
 
@@ -47,7 +47,7 @@ def test_revoked_officers_are_nobody_and_their_codes_die(sessions):
         revoke(s, a.id)
         revoke(s, b.id)
     with sessions() as s:
-        assert officer_by_identity(s, "telegram", "42") is None
+        assert not linked_identity(s, "telegram", "42").officer.active  # the chat is refused (handlers.inbound)
     with pytest.raises(NotFound):
         with transaction(sessions) as s:
             redeem(s, code_b, "telegram", "43", now=NOW)
