@@ -16,6 +16,7 @@ from storage.models_survey import ELEMENT_COLUMNS, PROFILE_COLUMNS, SurveyRespon
 from storage.privacy_export import citizen_data
 from tests.chat import Chat
 from tests.conftest import wit
+from tests.test_webchat import browser, served  # noqa: F401 (fixtures)
 
 NOW = wit(2025, 4, 8, 9, 0)
 
@@ -190,3 +191,26 @@ def test_past_retention_an_answer_stays_counted_and_is_no_ones(runtime):
     with runtime.sessions() as s:
         assert s.scalar(select(SurveyResponse.citizen_id)) is None
         assert period_ikm(s, wit(2025, 4, 1), wit(2025, 5, 1)).score == 75  # 3 x 25, still counted
+
+
+def test_the_survey_link_in_chromium_starts_the_survey_once(browser, served):
+    import time
+
+    from selenium.webdriver.common.by import By
+
+    from tests.page import Page
+
+    page = Page(browser)
+    browser.get(served + "survei")
+    page.says("UU 27/2022")
+    page.click("Setuju")
+    page.says("Layanan apa yang Anda terima?")
+    page.click("Pelayanan Perpustakaan")
+    page.says("Data responden (1/4)")
+    browser.refresh()  # a reload carries on: the link does not begin the survey again
+    page.says("Data responden (1/4)")
+    time.sleep(2)
+    log = browser.find_element(By.ID, "log").text
+    assert log.count("Survei Kepuasan Masyarakat (SKM)") == 1, log
+    page.click("Lewati data responden")
+    page.says("(1/9) Bagaimana pendapat Saudara")
