@@ -214,3 +214,9 @@ def test_the_survey_link_in_chromium_starts_the_survey_once(browser, served):
     assert log.count("Survei Kepuasan Masyarakat (SKM)") == 1, log
     page.click("Lewati data responden")
     page.says("(1/9) Bagaimana pendapat Saudara")
+
+
+def test_asked_before_consenting_where_the_survey_is_off_the_menu_comes_once(make_runtime):
+    chat = Chat(make_runtime(clock=lambda: NOW))
+    chat.say("/survei")
+    assert chat.choose("agree") == ["Survei Kepuasan Masyarakat belum dibuka di layanan ini.", "Silakan pilih menu:"]
