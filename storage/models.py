@@ -350,7 +350,7 @@ class Rating(Base):
     solved: Mapped[bool] = mapped_column(Boolean)
     score: Mapped[int | None] = mapped_column(SmallInteger)
     comment: Mapped[str | None] = mapped_column(Text)
-    skm: Mapped[dict | None] = mapped_column(JSON)  # empty since 0015 (see above)
+    skm: Mapped[dict | None] = mapped_column(JSON)  # no longer written; kept for a downgrade of 0015
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
@@ -367,7 +367,6 @@ class PrivacyRequest(Base):
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_by: Mapped[str | None] = mapped_column(String(200))  # the admin who confirmed it
-
 
 
 # Tables kept in modules of their own, on the same metadata: imported here so that whoever
