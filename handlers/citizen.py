@@ -132,7 +132,8 @@ class CitizenConversation:
                 asked = Inbound(inbound.channel, inbound.chat_id, inbound.provider_message_id, text=state["then"],
                                 origin=inbound.origin)
                 then, out = self._command(session, citizen, asked, None, lang, now, *asked.command)
-                return then, Outcome(out.replies + ([self.menu(lang)] if then is None else []))
+                ends_itself = then is not None or asked.command[0] in SURVEY  # the survey ends with the menu
+                return then, Outcome(out.replies + ([] if ends_itself else [self.menu(lang)]))
             return None, Outcome([self.menu(lang)])
         if picked == "disagree":
             return None, Outcome([Reply(t(lang, "consent_declined", contacts=self.office.contacts or "-"))])
