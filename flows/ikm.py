@@ -54,7 +54,8 @@ def from_nrr(nrr: dict[str, Fraction | None]) -> tuple[Fraction | None, Decimal 
 
 def converted(value: Fraction) -> Decimal:
     """An IKM (or an element's NRR) on the 25-100 scale: x 25, rounded half up to two decimals."""
-    return (Decimal(value.numerator) * 25 / Decimal(value.denominator)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    exact = Decimal(value.numerator) * 25 / Decimal(value.denominator)
+    return exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def compute(responses: list[dict]) -> Ikm:
