@@ -108,15 +108,15 @@ def rows(session: Session, limit: int = 200) -> list[Duty]:
 def mark_done(session: Session, duty: Duty, by: DoneBy, now: datetime) -> bool:
     """Mark it done and stop its clock; False if someone marked it first (two officers at
     once: one statement decides)."""
+    # "fetch": the rows this session holds (the duty, its clock) show the change at once
     won = session.execute(update(Duty).where(Duty.id == duty.id, Duty.done_at.is_(None))
                           .values(done_at=now, done_by=by.name, done_by_id=by.officer_id, done_via=by.via)
-                          .execution_options(synchronize_session=False)).rowcount
+                          .execution_options(synchronize_session="fetch")).rowcount
     if not won:
         session.refresh(duty)
         return False
     session.execute(update(Deadline).where(Deadline.duty_id == duty.id, Deadline.completed_at.is_(None))
-                    .values(completed_at=now, next_remind_at=None).execution_options(synchronize_session=False))
-    session.expire(duty)
+                    .values(completed_at=now, next_remind_at=None).execution_options(synchronize_session="fetch"))
     return True
 
 
