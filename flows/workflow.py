@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from flows.calendar import parse_week
+from flows.duties import PeriodicDef, check_duties
 from flows.errors import CalendarError, SlaParseError, WorkflowError
 from flows.sla import parse_sla
 
@@ -119,14 +120,6 @@ class CategoryDef(_Strict):
     label_en: str
     service_time: str | None = None  # the service standard's time, as written
     sla: dict[str, str] = {}  # per-state SLA overrides for cases of this category
-
-
-class PeriodicDef(_Strict):
-    step_id: str
-    step_en: str
-    actor: str
-    sop_time: str | None = None
-    every: Literal["month", "year"]
 
 
 class WorkflowHeader(_Strict):
@@ -317,9 +310,6 @@ def _check(wf: Workflow, source: str) -> None:
                 parse_sla(text)
             except SlaParseError as exc:
                 fail(f"categories[{i}].sla.{state}", str(exc))
-    for i, p in enumerate(wf.periodic):
-        known_role(f"periodic[{i}].actor", p.actor)
-
     commands: dict[str, str] = {}
     for i, t in enumerate(wf.transitions):
         for field, cmd in (("command", t.command), ("command_en", t.command_en)):
@@ -330,6 +320,7 @@ def _check(wf: Workflow, source: str) -> None:
                                                   "(citizens or officers); choose another name")
             if commands.setdefault(cmd, t.trigger) != t.trigger:
                 fail(f"transitions[{i}].{field}", f"/{cmd} already names {commands[cmd]!r}")
+    check_duties(wf.periodic, fail, set(wf.roles), commands, RESERVED_COMMANDS)
     _check_answers_reach_the_citizen(wf, fail)
 
 

@@ -1,4 +1,5 @@
-"""What happens when a clock reaches a mark: reminders, breaches, escalation.
+"""What happens when a clock reaches a mark: reminders, breaches, escalation (a periodic
+duty's clock is told apart by its kind and handled in handlers.duties).
 
 Each function works inside the caller's transaction: reminders on a batch of deadline
 rows, a breach on one. A reminder is claimed through the `reminders` table's unique key,
@@ -21,7 +22,7 @@ from storage.cases import SYSTEM
 from storage.deadlines import claim_reminders, clock_of, refresh
 from storage.models import Case, CaseEvent, Deadline
 from storage.outbox import batched
-from handlers import notify
+from handlers import duties, notify
 from handlers.office import Office
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def remind_all(session: Session, office: Office, rows: list[Deadline], now: date
         return 0
     claimed = claim_reminders(session, due, now)
     cases = {c.id: c for c in session.scalars(select(Case).where(
-        Case.id.in_({row.case_id for row in rows if row.id in claimed})))}
+        Case.id.in_({row.case_id for row in rows if row.id in claimed and row.case_id is not None})))}
     # Asked once per batch, not once per case: the holders of each set of roles, and the
     # citizens' addresses.
     officers: dict = {}
@@ -84,7 +85,9 @@ def remind_all(session: Session, office: Office, rows: list[Deadline], now: date
             # was reminded by another scheduler, and moves on to its next threshold the same.
             row.fired = sorted(set(row.fired) | set(due[row.id]))
             refresh(row, office.calendar)
-            if row.id in claimed:
+            if row.id in claimed and row.kind == "duty":
+                duties.remind(session, office, row, due[row.id][-1], now)
+            elif row.id in claimed:
                 _send_reminder(session, office, row, cases[row.case_id], due[row.id][-1], now, officers, citizens)
     return len(claimed)
 
@@ -114,8 +117,12 @@ def _send_reminder(session: Session, office: Office, row: Deadline, case: Case, 
 
 def breach(session: Session, office: Office, row: Deadline, now: datetime) -> None:
     """The clock ran out: what the workflow says (notify, an automatic transition), or the
-    escalation of a case without a follow-up."""
+    escalation of a case without a follow-up; for a periodic duty, its actors and the
+    leadership are told."""
     row.breached_at = now
+    if row.kind == "duty":
+        duties.breach(session, office, row, now)
+        return
     case = session.get(Case, row.case_id)
     wf = office.cases.workflow_of(case)
     if row.kind == "escalation":

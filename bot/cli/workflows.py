@@ -85,9 +85,12 @@ def show_workflow(wf: Workflow) -> None:
                    widths={2: 60})
     if wf.periodic:
         click.echo("\nPeriodic duties:")
-        echo_table(["every", "duty", "who", "SOP time"],
-                   [[p.every, p.step_id, _roles(wf, [p.actor]), p.sop_time or "-"] for p in wf.periodic],
-                   widths={1: 60})
+        echo_table(["id", "every", "duty", "who", "SOP time", "SLA from opening",
+                    "command"],
+                   [[p.id, p.every, p.step_id, _roles(wf, [p.actor]), p.sop_time or "-",
+                     p.clock_sla + (f" ({p.sla_note})" if p.sla_note else ""), ", ".join("/" + c for c in p.commands)]
+                    for p in wf.periodic],
+                   widths={2: 48, 5: 30})
 
 
 @click.group("workflow")
