@@ -21,8 +21,9 @@ WALKS = {
             ("verify", "admin", wib(2025, 4, 8, 9, 0), {}, "verified", wib(2025, 4, 10, 16, 0)),
             ("request_info", "admin", wib(2025, 4, 8, 10, 0), {"note": "Lampirkan foto"},
              "needs_info", wib(2025, 4, 23, 16, 0)),
-            # resumes the verification clock: 8.5 paused office hours move it to Fri 16.00
-            ("provide_info", "citizen", wib(2025, 4, 9, 10, 0), {}, "received", wib(2025, 4, 11, 16, 0)),
+            # resumes the verification clock: 6 h of Tue and 2.5 h of Wed paused, one working
+            # day's share, move it one working day, to Friday's closing time
+            ("provide_info", "citizen", wib(2025, 4, 9, 10, 0), {}, "received", wib(2025, 4, 11, 16, 30)),
             ("dispose", "admin", wib(2025, 4, 10, 9, 0), {"unit_code": "KEU"}, "disposed",
              wib(2025, 4, 17, 16, 0)),
             ("start", "unit_officer", wib(2025, 4, 14, 8, 0), {}, "in_progress", wib(2025, 4, 29, 16, 0)),
@@ -90,8 +91,8 @@ WALKS = {
              wib(2025, 10, 9, 16, 0)),
             ("request_info", "pranata_humas", wib(2025, 10, 7, 10, 0), {"note": "Data pendukung?"},
              "needs_info", wib(2025, 10, 21, 16, 0)),
-            # 6 paused office hours on Tue: Thu 16.00 + 6 h = Fri 13.30
-            ("provide_info", "citizen", wib(2025, 10, 8, 7, 30), {}, "verifying", wib(2025, 10, 10, 13, 30)),
+            # 6 of Tue's 8.5 office hours paused carry the due time to the next closing time
+            ("provide_info", "citizen", wib(2025, 10, 8, 7, 30), {}, "verifying", wib(2025, 10, 10, 16, 30)),
             ("verify", "pranata_humas", wib(2025, 10, 9, 9, 0), {}, "verified", wib(2025, 10, 9, 9, 5)),
             ("dispose", "admin_koordinator", wib(2025, 10, 9, 9, 4), {"unit_code": "KEU"}, "disposed",
              wib(2025, 10, 9, 9, 9)),

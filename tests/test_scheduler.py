@@ -63,13 +63,15 @@ def test_50_80_100_percent_reminders_fire_once_each_across_a_restart(runtime, cl
     first = Scheduler(runtime, clock=clock)
     clock.at = wib(2025, 3, 28, 10, 0)  # cuti bersama Nyepi: nothing is due yet
     assert core(first.tick()) == (0, 0)
-    clock.at = wib(2025, 4, 9, 11, 0)  # 50% of 25.75 office hours falls Wed 9 Apr 11.37
-    assert first.tick()["reminders"] == 0
+    # 50% of 3 working days is a day and a half after the start day's closing: all of
+    # Tue 8 Apr, then half of Wed 9 Apr's 8.5 office hours, 11.45
     clock.at = wib(2025, 4, 9, 11, 40)
+    assert first.tick()["reminders"] == 0
+    clock.at = wib(2025, 4, 9, 11, 45)
     assert first.tick()["reminders"] == 1
     assert first.tick()["reminders"] == 0  # once
     restarted = Scheduler(runtime, clock=clock)  # a new process
-    clock.at = wib(2025, 4, 10, 10, 52)  # past 80% (Thu 10.51)
+    clock.at = wib(2025, 4, 10, 10, 55)  # past 80% (2.4 days: Thu 10 Apr 10.54)
     first.leader.release()
     assert restarted.tick()["reminders"] == 1
     clock.at = wib(2025, 4, 10, 16, 0)
@@ -100,7 +102,7 @@ def test_two_schedulers_at_once_fire_each_reminder_once(runtime, clock):
     assert core(two.tick()) == (0, 0)  # not the leader
     # Without the leader lock (Redis down) the unique key still holds.
     two.leader.acquire = two.leader.renew = lambda: (_ for _ in ()).throw(ConnectionError())
-    clock.at = wib(2025, 4, 10, 10, 52)
+    clock.at = wib(2025, 4, 10, 10, 55)  # past 80%
     results = [two.tick()["reminders"], one.tick()["reminders"]]
     assert sorted(results) == [0, 1]
     assert len(reminders(runtime)) == 2
