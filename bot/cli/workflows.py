@@ -51,6 +51,8 @@ def show_workflow(wf: Workflow) -> None:
             rows.append([n, name, f"{st.label_id} / {st.label_en} (final)", "-", "-", "-", "-"])
             continue
         sla = st.sla or (f"on the {st.continues} clock" if st.continues else "-")
+        if st.sla_min:
+            sla += f" (reminder at {st.sla_min})"
         if st.pause_clock:
             sla += " (pauses the clock)"
         if st.sla_note:
@@ -60,8 +62,12 @@ def show_workflow(wf: Workflow) -> None:
             breach.append("notify " + _roles(wf, st.on_breach.notify))
         if st.on_breach.trigger:
             breach.append(f"auto: {st.on_breach.trigger}")
-        reminders = " ".join(f"{f:.0%}" for f in st.remind_at) if (st.sla or st.continues) else ""
-        rows.append([n, name, f"{st.label_id} / {st.label_en}: {st.step_id or ''}",
+        marks = st.thresholds(st.sla) if st.sla else st.remind_at  # a range's lower bound too
+        reminders = " ".join(f"{f:.0%}" for f in marks) if (st.sla or st.continues) else ""
+        step = f"{st.label_id} / {st.label_en}: {st.step_id or ''}"
+        if st.sop_note:  # the SOP's remark on the step (Keterangan)
+            step += f" (Ket.: {st.sop_note})"
+        rows.append([n, name, step,
                      _roles(wf, st.actors), st.sop_time or "-", sla,
                      "; ".join(breach + ([f"remind {reminders}"] if reminders else [])) or "-"])
     echo_table(["#", "state", "label: SOP step", "who", "SOP time", "SLA", "breach / reminders"],

@@ -1,0 +1,65 @@
+"""The presets to the letter of their seeds (shared/seeds/), and the README's preset table
+against what `aduan workflow show` prints. Pure: no database, no chat."""
+import re
+from pathlib import Path
+
+import pytest
+
+from flows.calendar import OfficeCalendar
+from flows.errors import WorkflowError
+from flows.presets import load_workflow
+from flows.sla import parse_sla
+from flows.stage_clock import StageClock
+from flows.workflow import parse_workflow
+from tests.conftest import wib
+from tests.test_workflow_engine import GOOD  # the smallest valid workflow
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = Path("/work/shared/seeds")  # the SOPs the presets reproduce
+SEED_OF = {"bps-babel": "000", "bps-bengkulu": "001", "bps-kaltim": "002", "pst-sorong": "003",
+           "bangkalan": "004"}
+
+
+def flat(text: str) -> str:
+    """The words of a text, without the seed's HTML and line breaks."""
+    return " ".join(re.sub(r"<[^>]+>", "", text).split())
+
+
+def seed(preset: str) -> str:
+    found = sorted(SEEDS.glob(f"{SEED_OF[preset]}_*.txt"))
+    if not found:
+        pytest.skip("the seeds are not on this machine")
+    return flat(found[0].read_text(encoding="utf-8"))
+
+
+def quotes(text: str) -> list[str]:
+    """The pieces of a field that quote the seed: joined with "; " or as whole sentences."""
+    return [p for part in text.split("; ") for p in re.split(r"(?<=\.) (?=[A-Z])", part)]
+
+
+# -- a range reminds at its lower bound ---------------------------------------------------------
+@pytest.mark.parametrize("state, start, lower_due", [
+    # Mon 3 Mar 2025 10.00: "1 – 3 Hari" is reminded at the close of working day 1 (Tue 4
+    # Mar 16.00), not at 34% of the office time (Tue 4 Mar 09.43)
+    ("verifying", wib(2025, 3, 3, 10, 0), wib(2025, 3, 4, 16, 0)),
+    # "5 – 10 Hari" at the close of working day 5
+    ("at_opd", wib(2025, 3, 3, 10, 0), wib(2025, 3, 10, 16, 0)),
+])
+def test_a_range_is_reminded_when_its_lower_bound_falls_due(state, start, lower_due):
+    wf = load_workflow("bangkalan")
+    st, cal = wf.states[state], OfficeCalendar("Asia/Jakarta")
+    clock = StageClock(parse_sla(st.sla), start)
+    lower = min(f for f in st.thresholds(st.sla))
+    assert clock.threshold_at(cal, lower) == lower_due == cal.due(start, parse_sla(st.sla_min))
+    assert clock.threshold_at(cal, 1.0) == clock.due(cal) == cal.due(start, parse_sla(st.sla))
+
+
+def test_a_lower_bound_must_be_below_the_sla_in_its_units():
+    text = GOOD
+    assert parse_workflow(text.replace('sla = "3 working days"', 'sla = "3 working days"\nsla_min = "1 working day"')
+                          ).states["received"].thresholds("3 working days") == (1 / 3, 0.5, 0.8, 1.0)
+    for bad in ('"3 working days"', '"2 working hours"', '"1 day"'):
+        with pytest.raises(WorkflowError, match=r"states\.received\.sla_min: .* is not a lower bound"):
+            parse_workflow(text.replace('sla = "3 working days"', f'sla = "3 working days"\nsla_min = {bad}'))
+
+
