@@ -123,6 +123,10 @@ class EscalationDef(_Strict):
     ombudsman_notice: bool = True  # tell the citizen of the Ombudsman route (not anonim)
     followed_up: tuple[str, ...]  # states that count as a follow-up
 
+    def after_label(self, lang: str) -> str:
+        """"60 hari kerja" / "60 working days": the figure the messages quote."""
+        return parse_sla(self.after).label(lang)
+
 
 class CategoryDef(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")

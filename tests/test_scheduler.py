@@ -201,8 +201,9 @@ def test_60_working_days_without_follow_up_escalate(runtime, clock, privacy, tol
     chat.pop()
     clock.at = wib(2025, 7, 11, 16, 30)  # 60 working days after Thu 27 March
     Scheduler(runtime, clock=clock).tick()
-    assert any(t.startswith(f"Eskalasi otomatis: {ticket}") for t in texts(runtime, "w-boss"))
-    assert any("Ombudsman" in p["text"] for p in chat.pop()) is told
+    # both quote the workflow's figure, in the reader's language
+    assert f"Eskalasi otomatis: {ticket} belum ditindaklanjuti dalam 60 hari kerja." in texts(runtime, "w-boss")
+    assert any("Ombudsman" in p["text"] and "dalam 60 hari kerja" in p["text"] for p in chat.pop()) is told
     with runtime.sessions() as s:
         assert s.scalar(select(Case.escalated_at)) is not None
 

@@ -7,6 +7,7 @@ import pytest
 
 from flows.calendar import OfficeCalendar
 from flows.errors import WorkflowError
+from flows.i18n import t
 from flows.presets import load_workflow
 from flows.sla import parse_sla
 from flows.stage_clock import StageClock
@@ -61,5 +62,15 @@ def test_a_lower_bound_must_be_below_the_sla_in_its_units():
     for bad in ('"3 working days"', '"2 working hours"', '"1 day"'):
         with pytest.raises(WorkflowError, match=r"states\.received\.sla_min: .* is not a lower bound"):
             parse_workflow(text.replace('sla = "3 working days"', f'sla = "3 working days"\nsla_min = {bad}'))
+
+
+# -- the Ombudsman message quotes the workflow's own escalation time --------------------------
+@pytest.mark.parametrize("lang, figure", [("id", "30 hari kerja"), ("en", "30 working days")])
+def test_the_escalation_messages_quote_the_workflows_figure(lang, figure):
+    text = GOOD + '[escalation]\nafter = "30 working days"\nnotify = ["admin"]\nfollowed_up = ["closed"]\n'
+    e = parse_workflow(text).escalation
+    for key in ("notify.ombudsman", "remind.escalated"):
+        message = t(lang, key, ticket="ADU-1", after=e.after_label(lang))
+        assert figure in message and "60" not in message, (key, message)
 
 
