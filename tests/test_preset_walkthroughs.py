@@ -101,15 +101,15 @@ WALKS = {
              "answered", wib(2025, 11, 3, 16, 0)),
             ("auto_close", "system", wib(2025, 11, 4, 7, 30), {}, "closed", None),
         ]),
-    "pst-sorong": dict(  # WIT; a consultation: 7 days for the user's response
+    "pst-sorong": dict(  # WIT; a complaint about a consultation: the national 10 working days
         category="konsultasi",
         opened=wit(2025, 12, 18, 16, 30), first_due=wit(2025, 12, 24, 16, 0),  # 25 Natal, 26 cuti
         escalation_due=None,
         steps=[
             ("verify", "petugas_pst", wit(2025, 12, 22, 9, 0), {}, "in_progress", wit(2026, 1, 8, 16, 0)),
             ("answer", "fungsi_ipds", wit(2025, 12, 30, 10, 0), {"note": "Jawaban konsultasi"},
-             "answered", wit(2026, 1, 6, 10, 0)),  # 7 days, wall clock
-            ("auto_close", "system", wit(2026, 1, 7, 8, 0), {}, "closed", None),
+             "answered", wit(2026, 1, 14, 16, 0)),  # 1 Jan skipped; not the consultation chat's 7 days
+            ("auto_close", "system", wit(2026, 1, 15, 8, 0), {}, "closed", None),
         ]),
 }
 

@@ -142,20 +142,23 @@ def test_a_reminder_outside_office_hours_waits_for_the_opening(make_runtime, clo
     ticket = chat.file_complaint()  # category: the first (perpustakaan)
     with transaction(rt.sessions) as s:
         case = rt.cases.get(s, ticket)
-        case.category = "konsultasi"  # consultations: 7 days for the user's response
+        case.category = "konsultasi"  # a complaint about a consultation: the national 10 working days
         rt.cases.fire(s, ticket, "verify", Actor(ActorType.OFFICER, "petugas_pst", 2), now=clock())
         rt.cases.fire(s, ticket, "answer", Actor(ActorType.OFFICER, "fungsi_ipds", 3), note="Jawaban",
-                      now=wib(2025, 4, 15, 9, 0))  # Tue 09.00 WIB = 11.00 WIT; 50% = Fri 18 Apr 23.00 WIT
+                      now=wib(2025, 4, 15, 9, 0))  # Tue 09.00 WIB = 11.00 WIT
     scheduler = Scheduler(rt, clock=clock)
-    clock.at = wib(2025, 4, 18, 21, 30)  # Good Friday night in Sorong: closed
+    # 50%: the closing time of the fifth working day (Good Friday skipped), Wed 23 Apr 16.00 WIT
+    clock.at = wib(2025, 4, 23, 14, 30)  # 16.30 in Sorong: closed
     scheduler.tick()
     with rt.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Reminder)) == 0
-    clock.at = wib(2025, 4, 21, 5, 31)  # Monday 07.31 WIT: open
+    clock.at = wib(2025, 4, 24, 5, 31)  # Thursday 07.31 WIT: open
     scheduler.tick()
     with rt.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Reminder)) == 1
-    clock.at = wib(2025, 4, 22, 10, 0)  # 7 days without a response: closed, and the user is told
+    clock.at = wib(2025, 4, 30, 13, 59)  # not the consultation chat's 7 days: still open
+    assert scheduler.tick()["breaches"] == 0
+    clock.at = wib(2025, 4, 30, 14, 0)  # 10 working days: Wed 30 Apr 16.00 WIT; the user is told
     assert scheduler.tick()["breaches"] == 1
     with rt.sessions() as s:
         assert s.scalar(select(Case.state)) == "closed"

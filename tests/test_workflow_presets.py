@@ -12,7 +12,8 @@ from flows.presets import load_workflow
 from flows.sla import parse_sla
 from flows.stage_clock import StageClock
 from flows.workflow import parse_workflow
-from tests.conftest import wib
+from storage.deadlines import sla_text
+from tests.conftest import wib, wit
 from tests.test_workflow_engine import GOOD  # the smallest valid workflow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,21 @@ def seed(preset: str) -> str:
 def quotes(text: str) -> list[str]:
     """The pieces of a field that quote the seed: joined with "; " or as whole sentences."""
     return [p for part in text.split("; ") for p in re.split(r"(?<=\.) (?=[A-Z])", part)]
+
+
+# -- pst-sorong: a complaint about a consultation closes on the national clock -----------------
+def test_pst_sorong_closes_a_consultation_complaint_after_10_working_days_not_7_days():
+    wf = load_workflow("pst-sorong")
+    cal = OfficeCalendar(wf.workflow.timezone)
+    for cat in wf.categories:
+        assert sla_text(wf, wf.categories, "answered", cat.id) == "10 working days", cat.id
+    answered = StageClock(parse_sla(sla_text(wf, wf.categories, "answered", "konsultasi")), wit(2025, 3, 27, 10, 0))
+    # not Thu 3 April (a cuti bersama day, 7 calendar days on): Nyepi, Idul Fitri and their
+    # cuti bersama, and Good Friday are skipped
+    assert answered.due(cal) == wit(2025, 4, 22, 16, 0)
+    assert wf.states["answered"].on_breach.trigger == "auto_close"
+    consultation = next(c for c in wf.categories if c.id == "konsultasi")
+    assert "maksimal 3 (tiga) hari kerja" in consultation.service_time  # kept as information
 
 
 # -- a range reminds at its lower bound ---------------------------------------------------------
