@@ -278,6 +278,10 @@ def _check(wf: Workflow, source: str) -> None:
         key = f"states.{name}"
         for r in st.actors:
             known_role(f"{key}.actors", r)
+            # An actor is reminded of the stage, so they must be able to move it on.
+            if not any(r in t.roles for t in wf.transitions_from(name)):
+                fail(f"{key}.actors", f"{r!r} acts in {name!r} but no transition out of it "
+                                      f"allows {r!r} (add it to a transition's roles, or drop it here)")
         for r in st.on_breach.notify:
             known_role(f"{key}.on_breach.notify", r)
         if st.sla is not None:

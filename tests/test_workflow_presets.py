@@ -8,7 +8,7 @@ import pytest
 from flows.calendar import OfficeCalendar
 from flows.errors import WorkflowError
 from flows.i18n import t
-from flows.presets import load_workflow
+from flows.presets import load_workflow, preset_names
 from flows.sla import parse_sla
 from flows.stage_clock import StageClock
 from flows.workflow import parse_workflow
@@ -37,6 +37,34 @@ def seed(preset: str) -> str:
 def quotes(text: str) -> list[str]:
     """The pieces of a field that quote the seed: joined with "; " or as whole sentences."""
     return [p for part in text.split("; ") for p in re.split(r"(?<=\.) (?=[A-Z])", part)]
+
+
+# -- whoever a stage names can act in it ----------------------------------------------------
+@pytest.mark.parametrize("preset", preset_names())
+def test_every_actor_of_a_stage_has_a_way_out_of_it(preset):
+    wf = load_workflow(preset)
+    for name, st in wf.states.items():
+        for role in st.actors:
+            assert any(role in tr.roles for tr in wf.transitions_from(name)), (preset, name, role)
+
+
+def test_bengkulu_step_5_is_the_petugas_layanan_s_and_the_walk_in_desk_is_the_resepsionis_s():
+    wf = load_workflow("bps-bengkulu")
+    received = wf.states["received"]
+    assert received.step_id.startswith("Petugas layanan menerima pengaduan") and received.sop_time == "1 jam"
+    assert received.actors == ("petugas_layanan",)
+    assert wf.roles["petugas_layanan"].kind == "coordinator"  # receives every new case
+    assert "Resepsionis mengarahkan pengguna layanan untuk registrasi" in wf.intake.step_id
+    assert not any("resepsionis" in st.actors for st in wf.states.values())
+
+
+def test_an_actor_without_a_transition_out_of_its_state_is_refused():
+    text = GOOD.replace('actors = ["admin"]', 'actors = ["admin", "boss"]').replace(
+        "[states.received]", '[roles.boss]\nlabel_id = "Kepala"\nlabel_en = "Head"\nkind = "leadership"\n\n'
+        "[states.received]")
+    with pytest.raises(WorkflowError, match=r"states\.received\.actors: 'boss' acts in 'received' but no "
+                                            r"transition out of it allows 'boss'"):
+        parse_workflow(text)
 
 
 # -- pst-sorong: a complaint about a consultation closes on the national clock -----------------
