@@ -39,6 +39,36 @@ def quotes(text: str) -> list[str]:
     return [p for part in text.split("; ") for p in re.split(r"(?<=\.) (?=[A-Z])", part)]
 
 
+# -- every quotation of a seed is the seed's own words ----------------------------------------
+def quoted_fields(wf):
+    """(key, text) of each field that says it quotes the SOP: a step with the SOP's time
+    quotes its activity, time and remark; the intake likewise; service times; the notes."""
+    if wf.intake.sop_time:
+        yield "intake.step_id", wf.intake.step_id
+        yield "intake.sop_time", wf.intake.sop_time
+    for name, st in wf.states.items():
+        if st.sop_time:
+            yield f"states.{name}.step_id", st.step_id
+            yield f"states.{name}.sop_time", st.sop_time
+        if st.sop_note:
+            yield f"states.{name}.sop_note", st.sop_note
+    for c in wf.categories:
+        if c.service_time:
+            yield f"categories.{c.id}.service_time", c.service_time
+    if wf.workflow.notes_id:
+        yield "workflow.notes_id", wf.workflow.notes_id
+
+
+@pytest.mark.parametrize("preset", sorted(SEED_OF))
+def test_each_quotation_is_the_seeds_own_words(preset):
+    words = seed(preset)
+    fields = list(quoted_fields(load_workflow(preset)))
+    assert fields
+    for key, text in fields:
+        for piece in quotes(text):
+            assert flat(piece) in words, (preset, key, piece)
+
+
 # -- whoever a stage names can act in it ----------------------------------------------------
 @pytest.mark.parametrize("preset", preset_names())
 def test_every_actor_of_a_stage_has_a_way_out_of_it(preset):
