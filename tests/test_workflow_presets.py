@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli.workflows import sla_core, state_order
 from flows.calendar import OfficeCalendar
 from flows.errors import WorkflowError
 from flows.i18n import t
@@ -148,3 +149,29 @@ def test_the_escalation_messages_quote_the_workflows_figure(lang, figure):
         assert figure in message and "60" not in message, (key, message)
 
 
+# -- README's preset table names the stages and clocks `workflow show` prints ---------------------
+def readme_rows() -> dict[str, str]:
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("## Workflow presets", 1)[1]
+    rows = {}
+    for line in section.split("\n## ", 1)[0].splitlines():
+        if m := re.match(r"\| `([a-z0-9-]+)`[^|]*\|[^|]*\| (.*) \|$", line):
+            rows[m[1]] = m[2]
+    return rows
+
+
+def test_the_readme_table_has_a_row_per_preset():
+    assert sorted(readme_rows()) == preset_names()
+
+
+@pytest.mark.parametrize("preset", preset_names())
+def test_the_readme_row_names_the_stages_in_order_with_their_clocks(preset):
+    wf, row = load_workflow(preset), readme_rows()[preset]
+    named = re.findall(r"`([a-z_]+)`([^`]*)", row)
+    order = state_order(wf)  # what `workflow show` lists, in its order
+    assert [n for n, _ in named if not wf.states[n].final] == [s for s in order if not wf.states[s].final]
+    assert sorted(n for n, _ in named) == sorted(wf.states)  # and every end
+    for name, after in named:
+        if not wf.states[name].final:
+            assert after.startswith(" " + sla_core(wf.states[name])), (preset, name, after)
+    if wf.escalation:
+        assert f"{wf.escalation.after} without a follow-up" in row
