@@ -149,17 +149,20 @@ def breach(session: Session, office: Office, row: Deadline, now: datetime) -> No
 
 
 def escalate(session: Session, office: Office, case: Case, now: datetime) -> None:
-    """60 working days without a follow-up: the leadership is told, and the citizen is told
-    of the Ombudsman route (not for anonim reports: the Ombudsman needs an identity)."""
+    """The workflow's escalation time (60 working days by the national rules) without a
+    follow-up: the leadership is told, and the citizen is told of the Ombudsman route (not
+    for anonim reports: the Ombudsman needs an identity). Both hear the workflow's figure."""
     wf = office.cases.workflow_of(case)
+    e = wf.escalation
     case.escalated_at = now
     session.add(CaseEvent(case_id=case.id, at=now, actor_type="system", action="escalate",
-                          note=f"{wf.escalation.after} tanpa tindak lanjut", public=False))
-    for officer in notify.officers_in(session, list(wf.escalation.notify)):
+                          note=f"{e.after_label('id')} tanpa tindak lanjut", public=False))
+    for officer in notify.officers_in(session, list(e.notify)):
         lang = officer.language
         notify.send_to_officer(session, officer, Reply(
-            t(lang, "remind.escalated", ticket=case.ticket, after=wf.escalation.after),
+            t(lang, "remind.escalated", ticket=case.ticket, after=e.after_label(lang)),
             notify.card_button(lang, case.ticket)), case, now)
-    if wf.escalation.ombudsman_notice and case.privacy != "anonim":
-        reply = Reply(t(case.language, "notify.ombudsman", ticket=case.ticket))
+    if e.ombudsman_notice and case.privacy != "anonim":
+        lang = case.language
+        reply = Reply(t(lang, "notify.ombudsman", ticket=case.ticket, after=e.after_label(lang)))
         notify.send_to_citizen(session, case, reply, now, email=office.email)

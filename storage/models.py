@@ -197,7 +197,8 @@ class Deadline(Base):
 
     A row is opened when a case enters a stage with an SLA and completed when it
     leaves. `paused_seconds` is counted in the SLA's own way (office or wall-clock
-    seconds) and moves `due_at`; `next_remind_at` is when the next reminder threshold
+    seconds; for working days, the days paused as office time after the unpaused due
+    time: flows.stage_clock) and moves `due_at`; `next_remind_at` is when the next reminder threshold
     falls, so the scheduler finds due work with an index instead of a scan.
     """
 

@@ -142,14 +142,16 @@ def test_the_month_end_opens_the_duty_once_reminds_the_petugas_and_the_command_m
     clock.at = wib(2025, 5, 2, 7, 30)
     assert scheduler.tick()["duties"] == 1
     assert scheduler.tick()["duties"] == 0 and Scheduler(babel, clock=clock).tick()["duties"] == 0  # once
-    clock.at = wib(2025, 5, 2, 16, 20)  # 50% of Fri 07.30-16.30 and Mon 07.30-16.00 falls Fri 16.15
+    clock.at = wib(2025, 5, 2, 16, 20)  # the start day is the arrival's grace: no office time counted yet
+    assert scheduler.tick()["reminders"] == 0
+    clock.at = wib(2025, 5, 5, 11, 50)  # 50% of the one working day, Mon 07.30-16.00, falls 11.45
     assert scheduler.tick()["reminders"] == 1
-    clock.at = wib(2025, 5, 5, 9, 0)
+    clock.at = wib(2025, 5, 5, 12, 0)
     [done] = petugas.say("/lapor_bulanan")
     duty = "Membuat laporan bulanan dan mencatat pada aplikasi SP4N Lapor — April 2025"
     assert done == (f"Tercatat selesai: {duty}, oleh petugas #{petugas.officer_id} (Petugas Pengaduan), "
-                    "Senin, 5 Mei 2025 pukul 09.00 WIB. Pengingatnya berhenti.")
-    for at in (wib(2025, 5, 5, 13, 0), wib(2025, 5, 5, 16, 0), wib(2025, 5, 8, 10, 0)):  # 80%, due, later
+                    "Senin, 5 Mei 2025 pukul 12.00 WIB. Pengingatnya berhenti.")
+    for at in (wib(2025, 5, 5, 14, 30), wib(2025, 5, 5, 16, 0), wib(2025, 5, 8, 10, 0)):  # 80%, due, later
         clock.at = at
         assert (lambda d: (d["reminders"], d["breaches"]))(scheduler.tick()) == (0, 0)
     assert _texts(petugas) == [
@@ -157,8 +159,10 @@ def test_the_month_end_opens_the_duty_once_reminds_the_petugas_and_the_command_m
         f"Tugas berkala: {duty}. Tenggat Senin, 5 Mei 2025 pukul 16.00 WIB.\nBila sudah selesai, ketik /lapor_bulanan.",
         f"Ringkasan harian: 0 kasus menunggu Anda (0 lewat tenggat ⚠, 0 baru ★).\nTugas berkala:\n"
         f"• {duty}: tenggat Senin, 5 Mei 2025 pukul 16.00 WIB (/lapor_bulanan)",
-        f"Pengingat (50%): tugas berkala {duty}, 1 hari kerja lagi (tenggat Senin, 5 Mei 2025 pukul 16.00 WIB)."
+        f"Pengingat (50%): tugas berkala {duty}, 4 jam 10 menit lagi (tenggat Senin, 5 Mei 2025 pukul 16.00 WIB)."
         "\nBila sudah selesai, ketik /lapor_bulanan.",
+        f"Ringkasan harian: 0 kasus menunggu Anda (0 lewat tenggat ⚠, 0 baru ★).\nTugas berkala:\n"
+        f"• {duty}: tenggat Senin, 5 Mei 2025 pukul 16.00 WIB (/lapor_bulanan)",  # Monday's digest
         done,
     ]  # and nothing after: the 80% and 100% reminders and the breach stopped with it
     assert not any("Tenggat terlewati" in t for t in _texts(kepala))
@@ -166,7 +170,7 @@ def test_the_month_end_opens_the_duty_once_reminds_the_petugas_and_the_command_m
         row = s.scalar(select(Duty))
         assert (row.duty, row.period, row.done_by_id, row.done_via) == ("lapor_bulanan", "2025-04",
                                                                       petugas.officer_id, "chat")
-        assert s.scalar(select(Deadline.completed_at).where(Deadline.duty_id == row.id)) == wib(2025, 5, 5, 9, 0)
+        assert s.scalar(select(Deadline.completed_at).where(Deadline.duty_id == row.id)) == wib(2025, 5, 5, 12, 0)
     assert petugas.say("/monthly_report") == [  # the English alias: nothing is open now
         "Tidak ada tugas berkala Membuat laporan bulanan dan mencatat pada aplikasi SP4N Lapor yang terbuka. "
         "Periode berikutnya (Mei 2025) dibuka Senin, 2 Juni 2025 pukul 07.30 WIB."]
