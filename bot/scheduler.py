@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot import periodic
-from handlers import deadlines
+from handlers import deadlines, duties
 from storage.models import Deadline
 from storage.redis_store import LeaderLock
 
@@ -47,7 +47,7 @@ class Scheduler:
     # -- one tick -------------------------------------------------------------------------
     def tick(self) -> dict:
         """Handle everything due now; return what was done (for logs and tests)."""
-        done = {"reminders": 0, "breaches": 0, "periodic": 0}
+        done = {"duties": 0, "reminders": 0, "breaches": 0, "periodic": 0}
         try:
             leading = self.leader.renew() or self.leader.acquire()
         except Exception as exc:  # Redis down: row locks and unique keys still keep us safe
@@ -56,6 +56,11 @@ class Scheduler:
         if not leading:
             return done
         now = self.clock()
+        try:  # before the due rows: a duty opened late (after a stop) is reminded in this tick
+            with self.runtime.transaction() as s:
+                done["duties"] = duties.open_due(s, self.runtime.conversation.office, now)
+        except Exception:
+            log.exception("opening periodic duties failed; retried next tick")
         due_reminders, due_breaches = _due_reminders(now), _due_breaches(now)
         for ids in self._batches(due_reminders, Deadline.next_remind_at):
             done["reminders"] += self.remind_batch(ids, now)

@@ -75,6 +75,7 @@ class OfficeCalendar:
         # answers. Bounded, as a scheduler sees a million clocks in its life.
         self.due = lru_cache(maxsize=4096)(self.due)
         self.next_opening = lru_cache(maxsize=4096)(self.next_opening)
+        self.add_day_span = lru_cache(maxsize=4096)(self.add_day_span)
         if isinstance(extra_days_off, Mapping):
             self.extra_days_off = dict(extra_days_off)
         else:
@@ -204,6 +205,42 @@ class OfficeCalendar:
                     total += (hi - lo).total_seconds()
             d += timedelta(days=1)
         return total
+
+    # A "N working days" clock counts days, not hours: each working day's office hours are
+    # one day, whatever their length (a Friday's 9 hours are no more a day than a Monday's
+    # 8.5), and part of a day counts for its share. Pauses are measured and carried this way
+    # (flows.stage_clock), so that a whole day paused moves a due time by exactly a day.
+    def day_span(self, start: datetime, end: datetime) -> float:
+        """Working days between two instants, each day's office hours counting as one;
+        negative when end is before start."""
+        if end < start:
+            return -self.day_span(end, start)
+        start, end = self.local(start), self.local(end)
+        total = 0.0
+        d = start.date()
+        while d <= end.date():
+            bounds = self._bounds(d)
+            if bounds is not None:
+                lo, hi = max(bounds[0], start), min(bounds[1], end)
+                if hi > lo:
+                    total += (hi - lo) / (bounds[1] - bounds[0])
+            d += timedelta(days=1)
+        return total
+
+    def add_day_span(self, start: datetime, days: float) -> datetime:
+        """The instant `days` working days (as `day_span` counts them) after `start`, in UTC.
+        A whole number of days from a closing time lands on a closing time."""
+        at = self.next_opening(start)
+        remaining = days
+        for _ in range(_SEARCH_LIMIT_DAYS * 10):
+            opens, closes = self._bounds(at.date())
+            left = (closes - at) / (closes - opens)  # the share of this day still to come
+            if remaining <= left + 1e-9:
+                return (closes if remaining >= left - 1e-9 else at + remaining * (closes - opens)
+                        ).astimezone(timezone.utc)
+            remaining -= left
+            at = self._bounds(self.next_working_day(at.date()))[0]
+        raise CalendarError(f"cannot add {days} working days to {start.isoformat()}")
 
     def working_days_between(self, start: datetime, end: datetime) -> int:
         """Whole working days after the start day up to and including the end day."""

@@ -71,3 +71,12 @@ def parse_sla(text: str) -> Sla:
     if amount > _LIMITS[unit]:
         raise SlaParseError(f"SLA {text!r} is too long: at most {_LIMITS[unit]} {unit} (10 years)")
     return Sla(amount=amount, unit=unit, working=bool(m["w1"] or m["w2"]))
+
+
+def lower_share(low: str, high: str) -> float | None:
+    """The share of the SLA `high` that `low` is, if `low` is a lower bound of it (a range
+    "1 – 3 Hari": 1/3); None if it is not (other units, or not fewer of them)."""
+    a, b = parse_sla(low), parse_sla(high)
+    if (a.unit, a.working) != (b.unit, b.working) or a.amount >= b.amount:
+        return None
+    return a.amount / b.amount

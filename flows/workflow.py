@@ -15,8 +15,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from flows.calendar import parse_week
+from flows.duties import PeriodicDef, check_duties
 from flows.errors import CalendarError, SlaParseError, WorkflowError
-from flows.sla import parse_sla
+from flows.sla import lower_share, parse_sla
 
 # Actors that exist in every workflow without being declared.
 CITIZEN, SYSTEM = "citizen", "system"
@@ -61,7 +62,11 @@ class StateDef(_Strict):
     step_en: str | None = None
     actors: tuple[str, ...] = ()  # roles that must act in this state (get reminders)
     sla: str | None = None  # the enforced clock, e.g. "3 working days"
+    # A range's lower bound ("1 – 3 Hari": sla = "3 working days", sla_min = "1 working
+    # day"): the stage is due at the upper bound and reminded at the lower one.
+    sla_min: str | None = None
     sop_time: str | None = None  # the SOP's own words for the time limit
+    sop_note: str | None = None  # the SOP's remark on the step (its Keterangan), as written
     sla_note: str | None = None  # why the enforced clock differs from sop_time, if it does
     pause_clock: bool = False  # entering pauses the previous stage's clock (waiting on citizen)
     continues: str | None = None  # this stage runs on the named stage's clock
@@ -79,6 +84,13 @@ class StateDef(_Strict):
         if any(not 0 < f <= 1.5 for f in v):
             raise ValueError("each threshold must be a fraction of the SLA between 0 and 1.5")
         return tuple(sorted(v))
+
+    def thresholds(self, sla: str) -> tuple[float, ...]:
+        """The reminder marks of a clock of this stage running on `sla` (its own or a
+        category's): `remind_at`, plus the range's lower bound as the share of `sla` it is
+        ("1 working day" of "3 working days": 1/3, the closing time of the first day)."""
+        share = lower_share(self.sla_min, sla) if self.sla_min is not None else None
+        return tuple(sorted(set(self.remind_at) | ({share} if share is not None else set())))
 
 
 class TransitionDef(_Strict):
@@ -112,6 +124,10 @@ class EscalationDef(_Strict):
     ombudsman_notice: bool = True  # tell the citizen of the Ombudsman route (not anonim)
     followed_up: tuple[str, ...]  # states that count as a follow-up
 
+    def after_label(self, lang: str) -> str:
+        """"60 hari kerja" / "60 working days": the figure the messages quote."""
+        return parse_sla(self.after).label(lang)
+
 
 class CategoryDef(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -119,14 +135,6 @@ class CategoryDef(_Strict):
     label_en: str
     service_time: str | None = None  # the service standard's time, as written
     sla: dict[str, str] = {}  # per-state SLA overrides for cases of this category
-
-
-class PeriodicDef(_Strict):
-    step_id: str
-    step_en: str
-    actor: str
-    sop_time: str | None = None
-    every: Literal["month", "year"]
 
 
 class SurveyDef(_Strict):
@@ -273,6 +281,10 @@ def _check(wf: Workflow, source: str) -> None:
         key = f"states.{name}"
         for r in st.actors:
             known_role(f"{key}.actors", r)
+            # An actor is reminded of the stage, so they must be able to move it on.
+            if not any(r in t.roles for t in wf.transitions_from(name)):
+                fail(f"{key}.actors", f"{r!r} acts in {name!r} but no transition out of it "
+                                      f"allows {r!r} (add it to a transition's roles, or drop it here)")
         for r in st.on_breach.notify:
             known_role(f"{key}.on_breach.notify", r)
         if st.sla is not None:
@@ -282,6 +294,13 @@ def _check(wf: Workflow, source: str) -> None:
                 fail(f"{key}.sla", str(exc))
         if st.final and st.sla:
             fail(f"{key}.sla", "a final state has no clock")
+        if st.sla_min is not None:
+            try:
+                if st.sla is None or lower_share(st.sla_min, st.sla) is None:
+                    fail(f"{key}.sla_min", f"{st.sla_min!r} is not a lower bound of the stage's "
+                                           f"sla {st.sla!r} (same unit, fewer of them)")
+            except SlaParseError as exc:
+                fail(f"{key}.sla_min", str(exc))
         if st.continues is not None:
             known_state(f"{key}.continues", st.continues)
             target = states[st.continues]
@@ -327,13 +346,10 @@ def _check(wf: Workflow, source: str) -> None:
                 parse_sla(text)
             except SlaParseError as exc:
                 fail(f"categories[{i}].sla.{state}", str(exc))
-    for i, p in enumerate(wf.periodic):
-        known_role(f"periodic[{i}].actor", p.actor)
     categories = {c.id for c in wf.categories}
     for service in wf.survey.services:
         if service not in categories:
             fail("survey.services", f"{service!r} is not one of the categories ({', '.join(sorted(categories))})")
-
     commands: dict[str, str] = {}
     for i, t in enumerate(wf.transitions):
         for field, cmd in (("command", t.command), ("command_en", t.command_en)):
@@ -344,6 +360,7 @@ def _check(wf: Workflow, source: str) -> None:
                                                   "(citizens or officers); choose another name")
             if commands.setdefault(cmd, t.trigger) != t.trigger:
                 fail(f"transitions[{i}].{field}", f"/{cmd} already names {commands[cmd]!r}")
+    check_duties(wf.periodic, fail, set(wf.roles), commands, RESERVED_COMMANDS)
     _check_answers_reach_the_citizen(wf, fail)
 
 

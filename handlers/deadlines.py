@@ -1,4 +1,5 @@
-"""What happens when a clock reaches a mark: reminders, breaches, escalation.
+"""What happens when a clock reaches a mark: reminders, breaches, escalation (a periodic
+duty's clock is told apart by its kind and handled in handlers.duties).
 
 Each function works inside the caller's transaction: reminders on a batch of deadline
 rows, a breach on one. A reminder is claimed through the `reminders` table's unique key,
@@ -21,7 +22,7 @@ from storage.cases import SYSTEM
 from storage.deadlines import claim_reminders, clock_of, refresh
 from storage.models import Case, CaseEvent, Deadline
 from storage.outbox import batched
-from handlers import notify
+from handlers import duties, notify
 from handlers.office import Office
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def remind_all(session: Session, office: Office, rows: list[Deadline], now: date
         return 0
     claimed = claim_reminders(session, due, now)
     cases = {c.id: c for c in session.scalars(select(Case).where(
-        Case.id.in_({row.case_id for row in rows if row.id in claimed})))}
+        Case.id.in_({row.case_id for row in rows if row.id in claimed and row.case_id is not None})))}
     # Asked once per batch, not once per case: the holders of each set of roles, and the
     # citizens' addresses.
     officers: dict = {}
@@ -84,7 +85,9 @@ def remind_all(session: Session, office: Office, rows: list[Deadline], now: date
             # was reminded by another scheduler, and moves on to its next threshold the same.
             row.fired = sorted(set(row.fired) | set(due[row.id]))
             refresh(row, office.calendar)
-            if row.id in claimed:
+            if row.id in claimed and row.kind == "duty":
+                duties.remind(session, office, row, due[row.id][-1], now)
+            elif row.id in claimed:
                 _send_reminder(session, office, row, cases[row.case_id], due[row.id][-1], now, officers, citizens)
     return len(claimed)
 
@@ -114,8 +117,12 @@ def _send_reminder(session: Session, office: Office, row: Deadline, case: Case, 
 
 def breach(session: Session, office: Office, row: Deadline, now: datetime) -> None:
     """The clock ran out: what the workflow says (notify, an automatic transition), or the
-    escalation of a case without a follow-up."""
+    escalation of a case without a follow-up; for a periodic duty, its actors and the
+    leadership are told."""
     row.breached_at = now
+    if row.kind == "duty":
+        duties.breach(session, office, row, now)
+        return
     case = session.get(Case, row.case_id)
     wf = office.cases.workflow_of(case)
     if row.kind == "escalation":
@@ -142,17 +149,20 @@ def breach(session: Session, office: Office, row: Deadline, now: datetime) -> No
 
 
 def escalate(session: Session, office: Office, case: Case, now: datetime) -> None:
-    """60 working days without a follow-up: the leadership is told, and the citizen is told
-    of the Ombudsman route (not for anonim reports: the Ombudsman needs an identity)."""
+    """The workflow's escalation time (60 working days by the national rules) without a
+    follow-up: the leadership is told, and the citizen is told of the Ombudsman route (not
+    for anonim reports: the Ombudsman needs an identity). Both hear the workflow's figure."""
     wf = office.cases.workflow_of(case)
+    e = wf.escalation
     case.escalated_at = now
     session.add(CaseEvent(case_id=case.id, at=now, actor_type="system", action="escalate",
-                          note=f"{wf.escalation.after} tanpa tindak lanjut", public=False))
-    for officer in notify.officers_in(session, list(wf.escalation.notify)):
+                          note=f"{e.after_label('id')} tanpa tindak lanjut", public=False))
+    for officer in notify.officers_in(session, list(e.notify)):
         lang = officer.language
         notify.send_to_officer(session, officer, Reply(
-            t(lang, "remind.escalated", ticket=case.ticket, after=wf.escalation.after),
+            t(lang, "remind.escalated", ticket=case.ticket, after=e.after_label(lang)),
             notify.card_button(lang, case.ticket)), case, now)
-    if wf.escalation.ombudsman_notice and case.privacy != "anonim":
-        reply = Reply(t(case.language, "notify.ombudsman", ticket=case.ticket))
+    if e.ombudsman_notice and case.privacy != "anonim":
+        lang = case.language
+        reply = Reply(t(lang, "notify.ombudsman", ticket=case.ticket, after=e.after_label(lang)))
         notify.send_to_citizen(session, case, reply, now, email=office.email)

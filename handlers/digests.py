@@ -1,6 +1,7 @@
 """Digests: what each officer has on their plate (daily, working days only), and what
-leadership should know (weekly). Ticket numbers, states and dates only: never a
-citizen's name, number or complaint. An empty digest is not sent."""
+leadership should know (weekly), each with the periodic duties (open ones for their
+actor, past-due ones for the leadership). Ticket numbers, states and dates only: never
+a citizen's name, number or complaint. An empty digest is not sent."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from flows.messages import Reply
 from storage.models import Case, Deadline, Officer
 from storage.outbox import held_count
 from storage.reporting import counts_since
+from handlers import duties
 from handlers.office import Office
 
 MAX_LISTED = 15
@@ -22,7 +24,8 @@ def daily(session: Session, office: Office, officer: Officer, now: datetime) -> 
     wf = office.workflow
     lang = officer.language
     states = [s for s, d in wf.states.items() if officer.role in d.actors and not d.final]
-    if not states:
+    duty_lines = duties.digest_lines(session, office, officer, now)
+    if not states and not duty_lines:
         return None
     due = (select(Deadline.case_id, func.min(Deadline.due_at).label("due"))
            .where(Deadline.completed_at.is_(None), Deadline.kind == "stage").group_by(Deadline.case_id).subquery())
@@ -30,9 +33,9 @@ def daily(session: Session, office: Office, officer: Officer, now: datetime) -> 
              .where(Case.state.in_(states), Case.workflow == wf.name))
     if wf.unit_bound(officer.role) and officer.unit_id is not None:
         query = query.where(Case.unit_id == officer.unit_id)
-    rows = session.execute(query.order_by(due.c.due.is_(None), due.c.due)).all()
+    rows = session.execute(query.order_by(due.c.due.is_(None), due.c.due)).all() if states else []
     held = held_count(session, [(i.channel, i.external_id) for i in officer.identities])
-    if not rows and not held:
+    if not rows and not held and not duty_lines:
         return None
     overdue = [r for r in rows if r.due is not None and r.due < now]
     since = previous_digest(office, now)  # "new": since the last digest, weekends included
@@ -45,6 +48,7 @@ def daily(session: Session, office: Office, officer: Officer, now: datetime) -> 
                        due=when(office.calendar, r.due, lang) if r.due else "-") + mark)
     if len(rows) > MAX_LISTED:
         lines.append(t(lang, "digest.more", n=len(rows) - MAX_LISTED))
+    lines += duty_lines
     if held:  # never a silent hold: the officer learns where messages wait
         lines.append(t(lang, "digest.held", n=held))
     return Reply("\n".join(lines))
@@ -64,7 +68,8 @@ def previous_digest(office: Office, now: datetime) -> datetime:
 
 def weekly(session: Session, office: Office, lang: str, now: datetime) -> Reply | None:
     c = counts_since(session, now - timedelta(days=7), now)
-    if not c["by_state"] and not c["breaches"] and not c["ratings"]:
+    late_duties = duties.weekly_lines(session, office, lang, now)
+    if not c["by_state"] and not c["breaches"] and not c["ratings"] and not late_duties:
         return None
     wf = office.workflow
     lines = [t(lang, "digest.weekly", breaches=c["breaches"], ratings=c["ratings"],
@@ -72,4 +77,4 @@ def weekly(session: Session, office: Office, lang: str, now: datetime) -> Reply 
     for state, n in sorted(c["by_state"].items()):
         d = wf.states.get(state)
         lines.append(f"• {(d.label_id if lang == 'id' else d.label_en) if d else state}: {n}")
-    return Reply("\n".join(lines))
+    return Reply("\n".join(lines + late_duties))

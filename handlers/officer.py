@@ -1,7 +1,8 @@
 """The officers' conversation: commands, case cards with action buttons, the queue.
 
 Transition commands come from the loaded workflow (`/verifikasi`, `/disposisi`, and a
-preset's own, such as bps-kaltim's `/instansi`), so a new preset needs no code. Every
+preset's own, such as bps-kaltim's `/instansi`), so a new preset needs no code; so do
+the commands of its periodic duties (`/lapor_bulanan`, handlers.duties). Every case
 action checks the officer's role and unit (storage.cases) and is a case event.
 States: idle, "await" (a note or a unit the chosen action needs), "record_source" and
 the intake steps (recording a complaint on a citizen's behalf with /catat).
@@ -25,7 +26,7 @@ from storage.cases import Actor, add_attachments
 from storage.errors import Conflict, InvalidInput, NotFound
 from storage.outbox import by_provider_id
 from storage.models import CaseEvent, Citizen, CitizenIdentity, Officer, Unit
-from handlers import files, notify
+from handlers import duties, files, notify
 from handlers.cards import card, queue, statistics, unit_ok
 from handlers.office import Office
 from handlers.words import actor_name, error_text, label, officers_of
@@ -111,6 +112,8 @@ class OfficerConversation:
             return {}, [statistics(session, self.office, lang, now)]
         if what == "record":
             return {"step": RECORD_SOURCE, "via": inbound.channel}, [self._source_question(lang)]
+        if what is None and (duty := duties.by_command(self.office).get(name)) is not None:
+            return {}, duties.done_by_chat(session, self.office, officer, duty, args, now)
         if what is None and name not in transitions:
             return {}, [Reply(t(lang, "officer.unknown_command", command=name)), self.help(officer)]
         ticket, _, rest = args.partition(" ")
@@ -143,6 +146,7 @@ class OfficerConversation:
                 alias = f" (/{tr.command_en})" if tr.command_en else ""
                 lines.append(f"/{tr.command}{alias} {t(lang, 'officer.help.arg_ticket')} {arg}".rstrip()
                              + f" — {tr.label_id if lang == 'id' else tr.label_en}")
+        lines += duties.help_lines(self.office, officer, lang)
         if self.office.cookie_channels:
             lines.append(t(lang, "officer.help.webchat"))
         return Reply("\n".join(dict.fromkeys(lines)))

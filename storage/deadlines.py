@@ -108,7 +108,7 @@ def on_enter(session: Session, case: Case, workflow: Workflow,
     if not carried:
         text = sla_text(workflow, categories, new_state, case.category)
         if text:
-            open_clock(session, case, "stage", new_state, text, new_def.remind_at, now, cal)
+            open_clock(session, case, "stage", new_state, text, new_def.thresholds(text), now, cal)
     # The escalation watch runs from the case's opening until a follow-up, and again
     # from a reopening (back out of the follow-up states) until the next one.
     if escalation is not None and not new_def.final and new_state not in escalation.followed_up:

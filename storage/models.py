@@ -186,12 +186,19 @@ class Attachment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# A case's clock belongs to its case; a duty's to its duty row.
+DEADLINE_KINDS = ("(kind IN ('stage', 'escalation') AND case_id IS NOT NULL AND duty_id IS NULL)"
+                  " OR (kind = 'duty' AND case_id IS NULL AND duty_id IS NOT NULL)")
+
+
 class Deadline(Base):
-    """The clock of one stage of one case (or of the case's escalation).
+    """The clock of one stage of one case (or of the case's escalation, or of a periodic
+    duty: kind "duty", no case, `stage` the duty's id).
 
     A row is opened when a case enters a stage with an SLA and completed when it
     leaves. `paused_seconds` is counted in the SLA's own way (office or wall-clock
-    seconds) and moves `due_at`; `next_remind_at` is when the next reminder threshold
+    seconds; for working days, the days paused as office time after the unpaused due
+    time: flows.stage_clock) and moves `due_at`; `next_remind_at` is when the next reminder threshold
     falls, so the scheduler finds due work with an index instead of a scan.
     """
 
@@ -205,10 +212,11 @@ class Deadline(Base):
               sqlite_where=text("completed_at IS NULL")),
         Index("ix_deadlines_due_open", "due_at", postgresql_where=text("completed_at IS NULL AND breached_at IS NULL"),
               sqlite_where=text("completed_at IS NULL AND breached_at IS NULL")),
-        CheckConstraint("kind IN ('stage', 'escalation')", name="kind"),
+        CheckConstraint(DEADLINE_KINDS, name="kind"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    duty_id: Mapped[int | None] = mapped_column(ForeignKey("duties.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(10), default="stage")
     stage: Mapped[str] = mapped_column(String(60))
     sla: Mapped[str] = mapped_column(String(40))
@@ -221,7 +229,26 @@ class Deadline(Base):
     next_remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     thresholds: Mapped[list] = mapped_column(JSON, default=list)  # e.g. [0.5, 0.8, 1.0]
     fired: Mapped[list] = mapped_column(JSON, default=list)  # thresholds already reminded
-    case: Mapped[Case] = relationship(back_populates="deadlines")
+    case: Mapped[Case | None] = relationship(back_populates="deadlines")
+    duty: Mapped[Duty | None] = relationship(back_populates="deadline")
+
+
+class Duty(Base):
+    """One period of a workflow's periodic duty (the monthly report for 2025-04), opened
+    once when the period has ended (the unique key), with its clock in `deadlines`."""
+
+    __tablename__ = "duties"
+    __table_args__ = (UniqueConstraint("duty", "period"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    duty: Mapped[str] = mapped_column(String(60))  # the workflow's [[periodic]] id
+    period: Mapped[str] = mapped_column(String(7))  # "2025-04" or "2025"
+    role: Mapped[str] = mapped_column(String(60))  # the actor when it opened
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id", ondelete="SET NULL"))
+    done_by: Mapped[str | None] = mapped_column(String(200))  # the name recorded
+    done_via: Mapped[str | None] = mapped_column(String(10))  # chat | cli
+    deadline: Mapped[Deadline | None] = relationship(back_populates="duty", uselist=False)
 
 
 class Reminder(Base):

@@ -244,3 +244,15 @@ def test_the_escalation_watch_pauses_for_the_citizen_and_restarts_on_reopening(s
     rows = deadlines_of(sessions, ticket, "escalation")
     assert len(rows) == 2 and rows[1].completed_at is None
     assert rows[1].started_at == wib(2025, 4, 14, 9, 0)
+
+
+def test_a_range_stage_is_first_reminded_when_its_lower_bound_falls_due(sessions):
+    """Bangkalan's "1 – 3 Hari": the clock's first reminder is the close of working day 1."""
+    service = CaseService(load_workflow("bangkalan"), CAL)
+    ticket = open_one(sessions, service, now=wib(2025, 3, 3, 10, 0))
+    with transaction(sessions) as s:
+        case = service.fire(s, ticket, "receive", Actor(ActorType.OFFICER, "admin_koordinator", id=1),
+                            now=wib(2025, 3, 3, 10, 2))
+        clock = service.open_deadline(s, case)
+        assert clock.stage == "verifying" and clock.thresholds == [1 / 3, 0.8, 1.0]
+        assert clock.next_remind_at == wib(2025, 3, 4, 16, 0) and clock.due_at == wib(2025, 3, 6, 16, 0)

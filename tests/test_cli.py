@@ -171,6 +171,8 @@ def test_cases_export_jsonl_and_csv(config, two_cases, tmp_path):
 
 SEED_TEXTS = {
     "bangkalan": ["Menerima pengaduan melalui SP4N-LAPOR", "5 menit", "1 – 3 Hari", "5 Menit",
+                  "3 working days (reminder at 1 working day)",
+                  "Jika data pendukung tidak lengkap, laporan tidak dapat diverifikasi",
                   "Menginformasikan kepada pejabat penghubung melalui grup whatsapp", "5 – 10 Hari",
                   "10 Hari", "after 60 working days", "Ombudsman", "Admin Koordinator",
                   "Pranata Humas Ahli Muda", "Pejabat Penghubung"],
@@ -185,7 +187,8 @@ SEED_TEXTS = {
                    "Asia/Makassar", "dapat diintervensi oleh admin"],
     "pst-sorong": ["Asia/Jayapura", "Pelayanan Perpustakaan", "Pelayanan Konsultasi Statistik",
                    "Pelayanan Penjualan Produk Statistik", "Pelayanan Rekomendasi Kegiatan Statistik",
-                   "maksimal 30 hari kerja", "answered: 7 days", "Survei Kepuasan Masyarakat"],
+                   "maksimal 30 (tiga puluh) hari kerja", "maksimal 3 (tiga) hari kerja",
+                   "Survei Kepuasan Masyarakat"],
     "sp4n-lapor": ["Belum Terverifikasi", "Menunggu Kelengkapan", "Bukan Wewenang",
                    "Belum Ditindaklanjuti", "Proses", "Selesai", "3 working days", "5 working days",
                    "10 working days", "after 60 working days"],

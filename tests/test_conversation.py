@@ -211,7 +211,7 @@ def test_office_information_has_hours_contacts_standards_and_the_pledge(make_run
     assert "Jam layanan (WIT): Senin–Kamis 07.30–16.00, Jumat 07.30–16.30" in info
     assert "HP 0812 3300 9171" in info and "Maklumat Pelayanan:\nKami sanggup" in info
     assert "Petugas memverifikasi pengaduan: 3 hari kerja" in info
-    assert "maksimal 30 hari kerja" in info  # the PST service times
+    assert "maksimal 30 (tiga puluh) hari kerja" in info  # the PST service times, as the standard writes them
 
 
 def test_a_repeated_delivery_has_one_effect(runtime):

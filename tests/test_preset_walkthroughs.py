@@ -21,8 +21,9 @@ WALKS = {
             ("verify", "admin", wib(2025, 4, 8, 9, 0), {}, "verified", wib(2025, 4, 10, 16, 0)),
             ("request_info", "admin", wib(2025, 4, 8, 10, 0), {"note": "Lampirkan foto"},
              "needs_info", wib(2025, 4, 23, 16, 0)),
-            # resumes the verification clock: 8.5 paused office hours move it to Fri 16.00
-            ("provide_info", "citizen", wib(2025, 4, 9, 10, 0), {}, "received", wib(2025, 4, 11, 16, 0)),
+            # resumes the verification clock: 6 h of Tue and 2.5 h of Wed paused, one working
+            # day's share, move it one working day, to Friday's closing time
+            ("provide_info", "citizen", wib(2025, 4, 9, 10, 0), {}, "received", wib(2025, 4, 11, 16, 30)),
             ("dispose", "admin", wib(2025, 4, 10, 9, 0), {"unit_code": "KEU"}, "disposed",
              wib(2025, 4, 17, 16, 0)),
             ("start", "unit_officer", wib(2025, 4, 14, 8, 0), {}, "in_progress", wib(2025, 4, 29, 16, 0)),
@@ -90,8 +91,8 @@ WALKS = {
              wib(2025, 10, 9, 16, 0)),
             ("request_info", "pranata_humas", wib(2025, 10, 7, 10, 0), {"note": "Data pendukung?"},
              "needs_info", wib(2025, 10, 21, 16, 0)),
-            # 6 paused office hours on Tue: Thu 16.00 + 6 h = Fri 13.30
-            ("provide_info", "citizen", wib(2025, 10, 8, 7, 30), {}, "verifying", wib(2025, 10, 10, 13, 30)),
+            # 6 of Tue's 8.5 office hours paused carry the due time to the next closing time
+            ("provide_info", "citizen", wib(2025, 10, 8, 7, 30), {}, "verifying", wib(2025, 10, 10, 16, 30)),
             ("verify", "pranata_humas", wib(2025, 10, 9, 9, 0), {}, "verified", wib(2025, 10, 9, 9, 5)),
             ("dispose", "admin_koordinator", wib(2025, 10, 9, 9, 4), {"unit_code": "KEU"}, "disposed",
              wib(2025, 10, 9, 9, 9)),
@@ -100,15 +101,15 @@ WALKS = {
              "answered", wib(2025, 11, 3, 16, 0)),
             ("auto_close", "system", wib(2025, 11, 4, 7, 30), {}, "closed", None),
         ]),
-    "pst-sorong": dict(  # WIT; a consultation: 7 days for the user's response
+    "pst-sorong": dict(  # WIT; a complaint about a consultation: the national 10 working days
         category="konsultasi",
         opened=wit(2025, 12, 18, 16, 30), first_due=wit(2025, 12, 24, 16, 0),  # 25 Natal, 26 cuti
         escalation_due=None,
         steps=[
             ("verify", "petugas_pst", wit(2025, 12, 22, 9, 0), {}, "in_progress", wit(2026, 1, 8, 16, 0)),
             ("answer", "fungsi_ipds", wit(2025, 12, 30, 10, 0), {"note": "Jawaban konsultasi"},
-             "answered", wit(2026, 1, 6, 10, 0)),  # 7 days, wall clock
-            ("auto_close", "system", wit(2026, 1, 7, 8, 0), {}, "closed", None),
+             "answered", wit(2026, 1, 14, 16, 0)),  # 1 Jan skipped; not the consultation chat's 7 days
+            ("auto_close", "system", wit(2026, 1, 15, 8, 0), {}, "closed", None),
         ]),
 }
 

@@ -63,13 +63,15 @@ def test_50_80_100_percent_reminders_fire_once_each_across_a_restart(runtime, cl
     first = Scheduler(runtime, clock=clock)
     clock.at = wib(2025, 3, 28, 10, 0)  # cuti bersama Nyepi: nothing is due yet
     assert core(first.tick()) == (0, 0)
-    clock.at = wib(2025, 4, 9, 11, 0)  # 50% of 25.75 office hours falls Wed 9 Apr 11.37
-    assert first.tick()["reminders"] == 0
+    # 50% of 3 working days is a day and a half after the start day's closing: all of
+    # Tue 8 Apr, then half of Wed 9 Apr's 8.5 office hours, 11.45
     clock.at = wib(2025, 4, 9, 11, 40)
+    assert first.tick()["reminders"] == 0
+    clock.at = wib(2025, 4, 9, 11, 45)
     assert first.tick()["reminders"] == 1
     assert first.tick()["reminders"] == 0  # once
     restarted = Scheduler(runtime, clock=clock)  # a new process
-    clock.at = wib(2025, 4, 10, 10, 52)  # past 80% (Thu 10.51)
+    clock.at = wib(2025, 4, 10, 10, 55)  # past 80% (2.4 days: Thu 10 Apr 10.54)
     first.leader.release()
     assert restarted.tick()["reminders"] == 1
     clock.at = wib(2025, 4, 10, 16, 0)
@@ -100,7 +102,7 @@ def test_two_schedulers_at_once_fire_each_reminder_once(runtime, clock):
     assert core(two.tick()) == (0, 0)  # not the leader
     # Without the leader lock (Redis down) the unique key still holds.
     two.leader.acquire = two.leader.renew = lambda: (_ for _ in ()).throw(ConnectionError())
-    clock.at = wib(2025, 4, 10, 10, 52)
+    clock.at = wib(2025, 4, 10, 10, 55)  # past 80%
     results = [two.tick()["reminders"], one.tick()["reminders"]]
     assert sorted(results) == [0, 1]
     assert len(reminders(runtime)) == 2
@@ -140,20 +142,23 @@ def test_a_reminder_outside_office_hours_waits_for_the_opening(make_runtime, clo
     ticket = chat.file_complaint()  # category: the first (perpustakaan)
     with transaction(rt.sessions) as s:
         case = rt.cases.get(s, ticket)
-        case.category = "konsultasi"  # consultations: 7 days for the user's response
+        case.category = "konsultasi"  # a complaint about a consultation: the national 10 working days
         rt.cases.fire(s, ticket, "verify", Actor(ActorType.OFFICER, "petugas_pst", 2), now=clock())
         rt.cases.fire(s, ticket, "answer", Actor(ActorType.OFFICER, "fungsi_ipds", 3), note="Jawaban",
-                      now=wib(2025, 4, 15, 9, 0))  # Tue 09.00 WIB = 11.00 WIT; 50% = Fri 18 Apr 23.00 WIT
+                      now=wib(2025, 4, 15, 9, 0))  # Tue 09.00 WIB = 11.00 WIT
     scheduler = Scheduler(rt, clock=clock)
-    clock.at = wib(2025, 4, 18, 21, 30)  # Good Friday night in Sorong: closed
+    # 50%: the closing time of the fifth working day (Good Friday skipped), Wed 23 Apr 16.00 WIT
+    clock.at = wib(2025, 4, 23, 14, 30)  # 16.30 in Sorong: closed
     scheduler.tick()
     with rt.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Reminder)) == 0
-    clock.at = wib(2025, 4, 21, 5, 31)  # Monday 07.31 WIT: open
+    clock.at = wib(2025, 4, 24, 5, 31)  # Thursday 07.31 WIT: open
     scheduler.tick()
     with rt.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Reminder)) == 1
-    clock.at = wib(2025, 4, 22, 10, 0)  # 7 days without a response: closed, and the user is told
+    clock.at = wib(2025, 4, 30, 13, 59)  # not the consultation chat's 7 days: still open
+    assert scheduler.tick()["breaches"] == 0
+    clock.at = wib(2025, 4, 30, 14, 0)  # 10 working days: Wed 30 Apr 16.00 WIT; the user is told
     assert scheduler.tick()["breaches"] == 1
     with rt.sessions() as s:
         assert s.scalar(select(Case.state)) == "closed"
@@ -199,8 +204,9 @@ def test_60_working_days_without_follow_up_escalate(runtime, clock, privacy, tol
     chat.pop()
     clock.at = wib(2025, 7, 11, 16, 30)  # 60 working days after Thu 27 March
     Scheduler(runtime, clock=clock).tick()
-    assert any(t.startswith(f"Eskalasi otomatis: {ticket}") for t in texts(runtime, "w-boss"))
-    assert any("Ombudsman" in p["text"] for p in chat.pop()) is told
+    # both quote the workflow's figure, in the reader's language
+    assert f"Eskalasi otomatis: {ticket} belum ditindaklanjuti dalam 60 hari kerja." in texts(runtime, "w-boss")
+    assert any("Ombudsman" in p["text"] and "dalam 60 hari kerja" in p["text"] for p in chat.pop()) is told
     with runtime.sessions() as s:
         assert s.scalar(select(Case.escalated_at)) is not None
 

@@ -56,11 +56,11 @@ def main(ctx: click.Context, config_path: str | None):
 
 
 def _register() -> None:
-    from bot.cli import (calendar, cases, db, officers, privacy, report, run, scheduler, telegram, units, worker,
-                         workflows)
+    from bot.cli import (calendar, cases, db, duties, officers, privacy, report, run, scheduler, telegram, units,
+                         worker, workflows)
 
     for module in (db, run, worker, scheduler, units, officers, cases, workflows, calendar, telegram, report,
-                   privacy):
+                   duties, privacy):
         module.register(main)
 
 

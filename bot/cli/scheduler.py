@@ -14,7 +14,8 @@ def scheduler(obj, once):
     logs.setup(rt)  # INFO, with tokens and secrets redacted (bot.logs)
     if once:
         done = rt.scheduler.tick()
-        click.echo(f"reminders {done['reminders']}, breaches {done['breaches']}, periodic jobs {done['periodic']}")
+        click.echo(f"duties opened {done['duties']}, reminders {done['reminders']}, breaches {done['breaches']}, "
+                   f"periodic jobs {done['periodic']}")
         return
     rt.scheduler.run()
 

@@ -3,10 +3,10 @@ import click
 
 from bot.cli.render import echo_table
 from flows.presets import load_workflow, preset_names
-from flows.workflow import Workflow
+from flows.workflow import StateDef, Workflow
 
 
-def _state_order(wf: Workflow) -> list[str]:
+def state_order(wf: Workflow) -> list[str]:
     """The main path in the order a case meets it, then waiting states, then final ones."""
     seen: list[str] = []
 
@@ -22,6 +22,22 @@ def _state_order(wf: Workflow) -> list[str]:
         return 2 if st.final else (1 if st.pause_clock else 0)
 
     return sorted(seen, key=lambda s: (group(s), seen.index(s)))
+
+
+def sla_core(st: StateDef) -> str:
+    """A stage's clock in a few words: what README's preset table names beside the stage."""
+    sla = st.sla or (f"on the {st.continues} clock" if st.continues else "-")
+    return sla + (f" (reminder at {st.sla_min})" if st.sla_min else "")
+
+
+def sla_cell(st: StateDef) -> str:
+    """A stage's SLA as `workflow show` prints it."""
+    sla = sla_core(st)
+    if st.pause_clock:
+        sla += " (pauses the clock)"
+    if st.sla_note:
+        sla += f" [{st.sla_note}]"
+    return sla
 
 
 def _roles(wf: Workflow, names) -> str:
@@ -45,23 +61,23 @@ def show_workflow(wf: Workflow) -> None:
     click.echo("\nSteps (SOP time as written; SLA as enforced):")
     numbered = wf.intake.sop_time is not None  # the SOP counts the report itself as step 1
     rows = [["1" if numbered else "-", "intake", wf.intake.step_id, "citizen", wf.intake.sop_time or "-", "-", "-"]]
-    for n, name in enumerate(_state_order(wf), 2 if numbered else 1):
+    for n, name in enumerate(state_order(wf), 2 if numbered else 1):
         st = wf.states[name]
         if st.final:
             rows.append([n, name, f"{st.label_id} / {st.label_en} (final)", "-", "-", "-", "-"])
             continue
-        sla = st.sla or (f"on the {st.continues} clock" if st.continues else "-")
-        if st.pause_clock:
-            sla += " (pauses the clock)"
-        if st.sla_note:
-            sla += f" [{st.sla_note}]"
+        sla = sla_cell(st)
         breach = []
         if st.on_breach.notify:
             breach.append("notify " + _roles(wf, st.on_breach.notify))
         if st.on_breach.trigger:
             breach.append(f"auto: {st.on_breach.trigger}")
-        reminders = " ".join(f"{f:.0%}" for f in st.remind_at) if (st.sla or st.continues) else ""
-        rows.append([n, name, f"{st.label_id} / {st.label_en}: {st.step_id or ''}",
+        marks = st.thresholds(st.sla) if st.sla else st.remind_at  # a range's lower bound too
+        reminders = " ".join(f"{f:.0%}" for f in marks) if (st.sla or st.continues) else ""
+        step = f"{st.label_id} / {st.label_en}: {st.step_id or ''}"
+        if st.sop_note:  # the SOP's remark on the step (Keterangan)
+            step += f" (Ket.: {st.sop_note})"
+        rows.append([n, name, step,
                      _roles(wf, st.actors), st.sop_time or "-", sla,
                      "; ".join(breach + ([f"remind {reminders}"] if reminders else [])) or "-"])
     echo_table(["#", "state", "label: SOP step", "who", "SOP time", "SLA", "breach / reminders"],
@@ -85,9 +101,12 @@ def show_workflow(wf: Workflow) -> None:
                    widths={2: 60})
     if wf.periodic:
         click.echo("\nPeriodic duties:")
-        echo_table(["every", "duty", "who", "SOP time"],
-                   [[p.every, p.step_id, _roles(wf, [p.actor]), p.sop_time or "-"] for p in wf.periodic],
-                   widths={1: 60})
+        echo_table(["id", "every", "duty", "who", "SOP time", "SLA from opening",
+                    "command"],
+                   [[p.id, p.every, p.step_id, _roles(wf, [p.actor]), p.sop_time or "-",
+                     p.clock_sla + (f" ({p.sla_note})" if p.sla_note else ""), ", ".join("/" + c for c in p.commands)]
+                    for p in wf.periodic],
+                   widths={2: 48, 5: 30})
 
 
 @click.group("workflow")
