@@ -2,7 +2,7 @@
 a unit); the answers kept on ratings move there
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-08
 """
 import json
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import storage.types
 
 revision = '0015'
-down_revision = '0013'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
