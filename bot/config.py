@@ -214,7 +214,14 @@ class EmailSettings(_Section):
 
 
 class SurveySettings(_Section):
-    skm: bool = False  # after a rating, ask the 9 SKM questions (PermenPAN-RB 14/2017)
+    # The satisfaction survey (SKM, PermenPAN-RB 14/2017): /survei for any service user,
+    # and after a rating. Unset: as the workflow preset says (on in pst-sorong).
+    skm: bool | None = None
+    # The categories that are services a respondent rates. Unset: the preset's.
+    services: list[str] | None = None
+    # New survey responses from one client address of the web chat in an hour (anyone
+    # can post there; a new browser is a new respondent).
+    responses_per_ip_hour: int = Field(30, ge=1, le=10_000)
 
 
 class DigestSettings(_Section):
@@ -290,6 +297,14 @@ class Settings(_Section):
     def effective_categories(self, workflow: Workflow) -> tuple[CategoryDef, ...]:
         return tuple(self.categories) or workflow.categories
 
+    def survey_on(self, workflow: Workflow) -> bool:
+        return workflow.survey.skm if self.survey.skm is None else self.survey.skm
+
+    def survey_services(self, workflow: Workflow) -> tuple[CategoryDef, ...]:
+        """The categories a survey respondent chooses from, in the categories' order."""
+        wanted = workflow.survey.services if self.survey.services is None else self.survey.services
+        return tuple(c for c in self.effective_categories(workflow) if c.id in wanted)
+
 
 def _environment_overrides(data: dict) -> dict[tuple[str, str], str]:
     """Apply ADUAN_<SECTION>_<KEY> variables to the sections' keys; return what came from where."""
@@ -359,6 +374,11 @@ def _check_against_workflow(settings: Settings) -> None:
                 parse_sla(text)
             except SlaParseError as exc:
                 raise ConfigError(f"{settings.source}: categories[{i}].sla.{state}: {exc}") from None
+    known = {c.id for c in settings.effective_categories(workflow)}
+    for i, service in enumerate(settings.survey.services or ()):
+        if service not in known:
+            raise ConfigError(f"{settings.source}: survey.services[{i}]: {service!r} is not a category "
+                              f"({', '.join(sorted(known)) or 'none'})")
     try:
         settings.calendar(workflow)
     except CalendarError as exc:

@@ -38,7 +38,7 @@ def purge(runtime, now: datetime | None = None, batch: int = 100) -> privacy.Cou
         total.merge(counts)
         if counts.cases < batch:
             break
-    if total.cases:
+    if total.cases or total.surveys:
         log.info("privacy purge: %s", total.summary())  # counts only
     return total
 

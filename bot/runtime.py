@@ -90,7 +90,8 @@ class Runtime:
                     "max_attachments": s.intake.max_attachments,
                     "max_attachment_bytes": s.intake.max_attachment_mb * 1024 * 1024},
             phone_channel="whatsapp" if s.whatsapp.account_sid else None,
-            skm_survey=s.survey.skm, email=s.email.configured, quota=self.quota,
+            skm_survey=s.survey_on(self.workflow), survey_services=s.survey_services(self.workflow),
+            survey_quota=self.survey_quota, email=s.email.configured, quota=self.quota,
             cookie_channels=frozenset({"webchat"}))
         return CitizenConversation(office, s.telegram.officer_group_chat_id)
 
@@ -100,6 +101,13 @@ class Runtime:
         w = self.settings.webchat
         return SubmissionQuota(self.redis, frozenset({"webchat"}), w.complaints_per_visitor_hour,
                                w.complaints_per_ip_hour, clock=lambda: self.clock().timestamp())
+
+    @cached_property
+    def survey_quota(self) -> SubmissionQuota:
+        # Per address only in effect: a browser answers once a service a day anyway.
+        per_ip = self.settings.survey.responses_per_ip_hour
+        return SubmissionQuota(self.redis, frozenset({"webchat"}), per_ip, per_ip, prefix="aduan:survey",
+                               clock=lambda: self.clock().timestamp())
 
     @cached_property
     def message_rate(self) -> MessageRate:

@@ -49,20 +49,31 @@ def from_nrr(nrr: dict[str, Fraction | None]) -> tuple[Fraction | None, Decimal 
     if any(v is None for v in nrr.values()) or len(nrr) != len(ELEMENTS):
         return None, None  # an element nobody answered: no index can be given
     index = sum(nrr.values(), Fraction(0)) * Fraction(1, 9)
-    score = (Decimal(index.numerator) * 25 / Decimal(index.denominator)).quantize(
-        Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return index, score
+    return index, converted(index)
+
+
+def converted(value: Fraction) -> Decimal:
+    """An IKM (or an element's NRR) on the 25-100 scale: x 25, rounded half up to two decimals."""
+    exact = Decimal(value.numerator) * 25 / Decimal(value.denominator)
+    return exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def compute(responses: list[dict]) -> Ikm:
     """`responses`: one dict per respondent, {"u1": 4, ...}; a skipped element is absent.
     Someone who skipped every question is not a respondent."""
     responses = [r for r in responses if any(isinstance(v, int) and 1 <= v <= 4 for v in r.values())]
-    answers, nrr = {}, {}
+    answers, totals = {}, {}
     for key, _, _ in ELEMENTS:
         values = [r[key] for r in responses if isinstance(r.get(key), int) and 1 <= r[key] <= 4]
-        answers[key] = len(values)
-        nrr[key] = Fraction(sum(values), len(values)) if values else None
+        answers[key], totals[key] = len(values), sum(values)
+    return from_totals(len(responses), answers, totals)
+
+
+def from_totals(respondents: int, answers: dict[str, int], totals: dict[str, int]) -> Ikm:
+    """The index from how many answered each element and the sum of their answers (what SQL
+    aggregates give): NRR = sum / count, exactly."""
+    answers = {key: answers.get(key, 0) for key, _, _ in ELEMENTS}
+    nrr = {key: Fraction(totals[key], n) if n else None for key, n in answers.items()}
     index, score = from_nrr(nrr)
     letter, quality = grade(score) if score is not None else (None, None)
-    return Ikm(len(responses), answers, nrr, index, score, letter, quality)
+    return Ikm(respondents, answers, nrr, index, score, letter, quality)

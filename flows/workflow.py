@@ -32,7 +32,7 @@ RESERVED_COMMANDS = frozenset({
     "start", "mulai", "menu", "bantuan", "help", "batal", "cancel", "bahasa", "language",
     "aduan", "complaint", "pengaduan", "status", "tambah", "add", "info", "petugas", "officer",
     "antrian", "queue", "kasus", "case", "catatan", "note", "eskalasi", "escalate", "lapor",
-    "laporid", "statistik", "stats", "catat", "record",
+    "laporid", "statistik", "stats", "catat", "record", "survei", "survey",
 })
 
 
@@ -137,6 +137,15 @@ class CategoryDef(_Strict):
     sla: dict[str, str] = {}  # per-state SLA overrides for cases of this category
 
 
+class SurveyDef(_Strict):
+    """The satisfaction survey (SKM, PermenPAN-RB 14/2017) as the office's standard has it:
+    on or off by default (config `survey.skm` overrides), and which categories are services
+    a respondent can rate (the others, e.g. "Lainnya", are topics of complaints only)."""
+
+    skm: bool = False
+    services: tuple[str, ...] = ()  # category ids
+
+
 class WorkflowHeader(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     label_id: str
@@ -158,6 +167,7 @@ class Workflow(_Strict):
     escalation: EscalationDef | None = None
     categories: tuple[CategoryDef, ...] = ()
     periodic: tuple[PeriodicDef, ...] = ()
+    survey: SurveyDef = SurveyDef()
 
     # -- convenience --------------------------------------------------------------
     @property
@@ -336,6 +346,10 @@ def _check(wf: Workflow, source: str) -> None:
                 parse_sla(text)
             except SlaParseError as exc:
                 fail(f"categories[{i}].sla.{state}", str(exc))
+    categories = {c.id for c in wf.categories}
+    for service in wf.survey.services:
+        if service not in categories:
+            fail("survey.services", f"{service!r} is not one of the categories ({', '.join(sorted(categories))})")
     commands: dict[str, str] = {}
     for i, t in enumerate(wf.transitions):
         for field, cmd in (("command", t.command), ("command_en", t.command_en)):

@@ -20,7 +20,7 @@ from storage.cases import CITIZEN, add_attachments
 from storage.citizens import identity_for
 from storage.errors import InvalidInput, NotFound
 from storage.models import Case, Citizen, Rating
-from handlers import erasure, notify, rating
+from handlers import erasure, notify, rating, survey
 from handlers.office import Office
 from handlers.status import case_detail, case_list
 from handlers.words import error_text
@@ -37,6 +37,7 @@ STATUS = ("status",)
 ADD = ("tambah", "add")
 INFO = ("info",)
 OFFICER = ("petugas", "officer")
+SURVEY = survey.COMMANDS
 
 
 def _has_content(inbound: Inbound) -> bool:
@@ -96,6 +97,8 @@ class CitizenConversation:
             return erasure.step(self, session, citizen, inbound, state, lang, now)
         if step == UNSOLVED:
             return self._unsolved(session, citizen, inbound, state, lang, now)
+        if step == survey.STEP:
+            return survey.step(self, session, citizen, inbound, state, lang, now)
         if step in rating.STEPS:
             return rating.step(self, session, citizen, inbound, state, lang, now)
         if step in FORM_STEPS:
@@ -116,7 +119,8 @@ class CitizenConversation:
         greeting = Reply(t(lang, "greeting", office=self.office.name))
         if (state or {}).get("step") != CONSENT:
             first = {"step": CONSENT}
-            if inbound.command and inbound.command[0] in STATUS and inbound.command[1]:
+            if inbound.command and ((inbound.command[0] in STATUS and inbound.command[1])
+                                    or inbound.command[0] in SURVEY):
                 first["then"] = inbound.text  # asked before agreeing: answered right after
             return first, Outcome([greeting, self._consent_prompt(lang)])
         options = [Button(t(lang, "button.agree"), "agree"), Button(t(lang, "button.disagree"), "disagree"),
@@ -124,10 +128,12 @@ class CitizenConversation:
         picked = choose(inbound, options)
         if picked == "agree":
             citizen.consent_at = now
-            if state.get("then"):  # the /status TICKET CODE they sent first
-                asked = Inbound(inbound.channel, inbound.chat_id, inbound.provider_message_id, text=state["then"])
-                _, out = self._command(session, citizen, asked, None, lang, now, *asked.command)
-                return None, Outcome(out.replies + [self.menu(lang)])
+            if state.get("then"):  # the /status TICKET CODE or /survei they sent first
+                asked = Inbound(inbound.channel, inbound.chat_id, inbound.provider_message_id, text=state["then"],
+                                origin=inbound.origin)
+                then, out = self._command(session, citizen, asked, None, lang, now, *asked.command)
+                ends_itself = then is not None or asked.command[0] in SURVEY  # the survey ends with the menu
+                return then, Outcome(out.replies + ([] if ends_itself else [self.menu(lang)]))
             return None, Outcome([self.menu(lang)])
         if picked == "disagree":
             return None, Outcome([Reply(t(lang, "consent_declined", contacts=self.office.contacts or "-"))])
@@ -155,7 +161,12 @@ class CitizenConversation:
         return Reply(t(lang, "menu.title"), rows(*self._menu_options(lang)))
 
     def _menu_options(self, lang) -> list[Button]:
-        return [Button(t(lang, f"menu.{key}"), key) for key in ("file", "status", "add", "help", "info", "language")]
+        survey_item = ("survey",) if self.office.skm_survey else ()
+        keys = ("file", "status", "add", *survey_item, "help", "info", "language")
+        return [Button(t(lang, f"menu.{key}"), key) for key in keys]
+
+    def _help(self, lang) -> str:
+        return t(lang, "help") + ("\n" + t(lang, "help.survey") if self.office.skm_survey else "")
 
     def _menu(self, session, citizen, inbound, lang, now, question=None):
         picked = choose(inbound, self._menu_options(lang))
@@ -167,8 +178,10 @@ class CitizenConversation:
             return None, Outcome([self._open_cases_to_add(session, citizen, lang)])
         if inbound.button and inbound.button.startswith("add|"):
             return self._start_adding(session, citizen, inbound.button[4:], lang)
+        if picked == "survey":
+            return survey.begin(self, session, citizen, inbound, lang, now)
         if picked == "help":
-            return None, Outcome([Reply(t(lang, "help")), self.menu(lang)])
+            return None, Outcome([Reply(self._help(lang)), self.menu(lang)])
         if picked == "info":
             return None, Outcome([Reply(self.office.info_text(lang)), self.menu(lang)])
         if picked == "language":
@@ -191,7 +204,7 @@ class CitizenConversation:
                 return self._keep(state, lang, [Reply(t(lang, "command_mid_form"))])
             return None, Outcome([Reply(t(lang, "greeting", office=self.office.name)), self.menu(lang)])
         if name in HELP:
-            return self._keep(state, lang, [Reply(t(lang, "help"))])
+            return self._keep(state, lang, [Reply(self._help(lang))])
         if name in INFO:
             return self._keep(state, lang, [Reply(self.office.info_text(lang))])
         if name in STATUS:
@@ -205,6 +218,8 @@ class CitizenConversation:
             return self._begin_form(citizen, inbound, lang, now)
         if name in erasure.COMMANDS:
             return erasure.ask(lang)
+        if name in SURVEY:
+            return survey.begin(self, session, citizen, inbound, lang, now)
         if name in ADD:
             return self._start_adding(session, citizen, args, lang)
         if name in OFFICER or name in self._officer_commands():

@@ -23,7 +23,9 @@ class Office:
     retention_years: int = 5
     limits: dict = None  # min_text, max_text, max_attachments, max_attachment_bytes
     phone_channel: str | None = None  # where a phone number given by an officer is reached
-    skm_survey: bool = False  # ask the nine SKM questions after a rating
+    skm_survey: bool = False  # the SKM survey runs: /survei, the menu, after a rating (handlers.survey)
+    survey_services: tuple[CategoryDef, ...] = ()  # the categories a respondent rates
+    survey_quota: object | None = None  # new responses per web chat address (a SubmissionQuota)
     email: bool = False  # an SMTP relay is configured: citizens who gave an email get follow-ups
     # Limits complaints per sender and client address (storage.limits.SubmissionQuota, or
     # anything with its `take`); None: no limit.

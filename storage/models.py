@@ -366,7 +366,7 @@ class Dialog(Base):
 
 
 class Rating(Base):
-    """The citizen's verdict on a case, and the optional SKM answers (9 elements, 1-4)."""
+    """The citizen's verdict on a case (its SKM answers are survey_responses since 0015)."""
 
     __tablename__ = "ratings"
     __table_args__ = (
@@ -377,7 +377,7 @@ class Rating(Base):
     solved: Mapped[bool] = mapped_column(Boolean)
     score: Mapped[int | None] = mapped_column(SmallInteger)
     comment: Mapped[str | None] = mapped_column(Text)
-    skm: Mapped[dict | None] = mapped_column(JSON)  # {"u1": 4, ..., "u9": 3}
+    skm: Mapped[dict | None] = mapped_column(JSON)  # no longer written; kept for a downgrade of 0015
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
@@ -394,3 +394,9 @@ class PrivacyRequest(Base):
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_by: Mapped[str | None] = mapped_column(String(200))  # the admin who confirmed it
+
+
+# Tables kept in modules of their own, on the same metadata: imported here so that whoever
+# reads Base.metadata (Alembic, the tests' cleanup) sees them. A module import, not a name:
+# either module may be imported first.
+import storage.models_survey  # noqa: E402,F401

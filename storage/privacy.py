@@ -2,12 +2,16 @@
 
 A case past `privacy.retention_years` after it closed, or erased on a citizen's request,
 keeps what the reports count: kind, category, channel, unit, privacy option, state and
-times, its events (times, states, actor roles, without notes), ratings' scores and SKM
-answers, attachments' kinds and sizes, deadlines. What says who the citizen is or what
+times, its events (times, states, actor roles, without notes), ratings' scores,
+attachments' kinds and sizes, deadlines. What says who the citizen is or what
 anyone wrote goes: the complaint text, event notes, rating comments, attachments' files,
 references and names, the access code, outbox texts about the case; then, once the
 citizen has no case left that keeps them, their name, email, phone, chat addresses
 (identities), dialogs, the records of their chats' deliveries and the texts sent there.
+
+Survey answers (survey_responses) are counted, never shown, and name the citizen only for
+their rights: past retention, or when the citizen is forgotten, the link goes and the
+answers stay in the figures; erased on request, the answers go too.
 
 Files are not touched here (storage does no file I/O): the result lists the stored paths
 and web chat uploads, and the caller deletes them before it commits.
@@ -26,6 +30,7 @@ from storage.models import (
     AccessAttempt, Attachment, Case, CaseEvent, ChatSession, Citizen, CitizenIdentity, Deadline, Dialog,
     InboundMessage, Outbox, PrivacyRequest, Rating,
 )
+from storage.models_survey import SurveyResponse
 from storage.outbox import FAILED, HELD, PENDING, SENT
 
 ERASED = "-"  # stands in for an address in a row that must keep one (a NOT NULL column)
@@ -45,6 +50,7 @@ class Counts:
     inbound: int = 0
     outbox: int = 0
     dialogs: int = 0
+    surveys: int = 0  # survey responses erased, or no longer linked to their citizen
     files: list[str] = field(default_factory=list)  # stored copies, for the caller to delete
     uploads: list[str] = field(default_factory=list)  # web chat upload refs not yet fetched
     case_ids: list[int] = field(default_factory=list)  # their folders of files go whole
@@ -147,6 +153,8 @@ def forget_citizen(session: Session, citizen: Citizen, now: datetime, counts: Co
     counts.identities += session.execute(delete(CitizenIdentity).where(
         CitizenIdentity.citizen_id == citizen.id)).rowcount
     session.execute(update(Case).where(Case.citizen_id == citizen.id).values(citizen_id=None))
+    counts.surveys += session.execute(update(SurveyResponse).where(SurveyResponse.citizen_id == citizen.id)
+                                      .values(citizen_id=None)).rowcount
     session.execute(delete(Citizen).where(Citizen.id == citizen.id))
     for obj in identities + [citizen]:
         session.expunge(obj)
@@ -168,6 +176,9 @@ def purge_batch(session: Session, cut: datetime, now: datetime, limit: int = 100
         Case.closed_at.is_not(None), Case.closed_at < cut, Case.anonymised_at.is_(None))
         .order_by(Case.closed_at).limit(limit).with_for_update(skip_locked=True)))
     citizens = {c.citizen_id for c in cases if c.citizen_id is not None}
+    # Survey answers past retention keep their figures, not whose they were.
+    counts.surveys += session.execute(update(SurveyResponse).where(
+        SurveyResponse.citizen_id.is_not(None), SurveyResponse.created_at < cut).values(citizen_id=None)).rowcount
     for case in cases:
         anonymise_case(session, case, now, counts)
         case.citizen_id = None  # the figures stay; whose they were does not
@@ -225,6 +236,11 @@ def erase(session: Session, cases_service, *, citizen: Citizen | None, case: Cas
         raise Conflict(f"open cases: {', '.join(c.ticket for c in still_open)}; "
                        "close them first or erase with --force (they end closed, marked erased)")
     note = f"erased by {by}: {reason}"[:1000]
+    # Their survey answers go with them: the citizen's own, and those about the cases erased.
+    mine = [SurveyResponse.case_id.in_([c.id for c in cases])]
+    if citizen is not None:
+        mine.append(SurveyResponse.citizen_id == citizen.id)
+    counts.surveys += session.execute(delete(SurveyResponse).where(or_(*mine))).rowcount
     for c in cases:
         action = "erased"
         if c.closed_at is None:

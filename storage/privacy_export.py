@@ -1,7 +1,8 @@
 """A citizen's own data, for their right of access (UU 27/2022): what we hold about them,
 as plain data (the CLI writes it as JSON). Only what is theirs: their profile and chat
-addresses, their cases with the history they were shown, their ratings, and what is
-known of their files (not the officers' internal notes, nor who the officers are)."""
+addresses, their cases with the history they were shown, their ratings, their survey
+answers, and what is known of their files (not the officers' internal notes, nor who the
+officers are)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.models import Attachment, Case, CaseEvent, Citizen, CitizenIdentity, PrivacyRequest, Rating
+from storage.models_survey import ELEMENT_COLUMNS, PROFILE_COLUMNS, SurveyResponse
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -30,6 +32,7 @@ def citizen_data(session: Session, citizen: Citizen, now: datetime) -> dict:
         "identities": [{"channel": i.channel, "id": i.external_id, "last_message_at": _iso(i.last_inbound_at),
                         "blocked_bot_at": _iso(i.blocked_at)} for i in identities],
         "cases": [case_data(session, c) for c in cases],
+        "surveys": surveys(session, citizen),
         "requests": [{"kind": r.kind, "requested_at": _iso(r.requested_at), "channel": r.channel,
                       "done_at": _iso(r.done_at)} for r in requests],
     }
@@ -47,9 +50,18 @@ def case_data(session: Session, case: Case) -> dict:
         "anonymised_at": _iso(case.anonymised_at),
         "history": [{"at": _iso(e.at), "by": e.actor_type, "action": e.action, "from": e.from_state,
                      "to": e.to_state, "note": e.note} for e in events],
-        "ratings": [{"at": _iso(r.created_at), "solved": r.solved, "score": r.score, "comment": r.comment,
-                     "skm": r.skm} for r in ratings],
+        "ratings": [{"at": _iso(r.created_at), "solved": r.solved, "score": r.score, "comment": r.comment}
+                    for r in ratings],
         "attachments": [{"kind": a.media_type, "content_type": a.content_type, "size": a.size,
                          "filename": a.filename, "received_at": _iso(a.created_at),
                          "stored": a.stored_path is not None} for a in files],
     }
+
+
+def surveys(session: Session, citizen: Citizen) -> list[dict]:
+    """Their SKM answers (codes of flows.skm; elements 1-4, None where skipped)."""
+    rows = session.execute(select(SurveyResponse, Case.ticket).outerjoin(Case, Case.id == SurveyResponse.case_id)
+                           .where(SurveyResponse.citizen_id == citizen.id).order_by(SurveyResponse.id))
+    return [{"at": _iso(r.created_at), "channel": r.channel, "service": r.service, "ticket": ticket,
+             "profile": {c: getattr(r, c) for c in PROFILE_COLUMNS},
+             "answers": {u: getattr(r, u) for u in ELEMENT_COLUMNS}} for r, ticket in rows]

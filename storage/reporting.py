@@ -2,19 +2,19 @@
 memory): what the monthly report, the evaluation report and the digests are made of."""
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import DateTime, Integer, Text, and_, case, cast, func, literal, literal_column, select
+from sqlalchemy import DateTime, Integer, and_, case, func, literal, literal_column, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from flows.calendar import OfficeCalendar
-from flows.ikm import Ikm, compute
+from flows.ikm import Ikm
 from flows.workflow import Workflow
 from storage.models import Case, CaseEvent, Deadline, Rating
+from storage.survey import period_ikm
 
 
 @dataclass
@@ -131,12 +131,7 @@ def figures(session: Session, workflow: Workflow, cal: OfficeCalendar, start: da
     f.ratings, f.solved, avg = session.execute(select(
         func.count(), func.count().filter(Rating.solved.is_(True)), func.avg(Rating.score)).where(*given)).one()
     f.avg_score = float(avg) if avg is not None else None
-    # Respondents give far fewer distinct answer sets than answers: fetch each set once with how
-    # many gave it (100,000 ratings one by one took a second). The text as stored, so compute()
-    # sees what the driver would have parsed.
-    answers = cast(Rating.skm, Text)
-    f.ikm = compute([r for text, n in session.execute(select(answers, func.count()).where(
-        *given, Rating.skm.is_not(None)).group_by(answers)) for r in [json.loads(text)] * n])
+    f.ikm = period_ikm(session, start, end)  # every SKM response of the period (storage.survey)
     return f
 
 

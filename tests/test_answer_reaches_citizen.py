@@ -170,6 +170,6 @@ def test_the_reserved_commands_are_the_chats_fixed_commands():
     from handlers.officer import FIXED
 
     fixed = set(FIXED)
-    for name in ("CANCEL", "START", "HELP", "LANGUAGE", "FILE", "STATUS", "ADD", "INFO", "OFFICER"):
+    for name in ("CANCEL", "START", "HELP", "LANGUAGE", "FILE", "STATUS", "ADD", "INFO", "OFFICER", "SURVEY"):
         fixed |= set(getattr(citizen, name))
     assert fixed <= RESERVED_COMMANDS, fixed - RESERVED_COMMANDS

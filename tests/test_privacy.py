@@ -15,6 +15,7 @@ from flows.messages import Attachment
 from storage import chat_sessions
 from storage.db import transaction
 from storage.models import Case, CaseEvent, Citizen, PrivacyRequest
+from storage.models_survey import SurveyResponse
 from storage.reporting import figures
 from storage.units import add_unit
 from tests.chat import Chat, enrol
@@ -101,6 +102,7 @@ def closed_case(runtime, chat_id=CHAT_ID) -> tuple[Chat, str]:
     chat.choose(f"c|accept|{ticket}")
     chat.say("4")
     chat.say(COMMENT)
+    chat.choose("skm|skip_profile")
     for _ in range(9):
         chat.say("3")
     with runtime.sessions() as s:
@@ -157,6 +159,9 @@ def test_purge_leaves_nothing_personal_of_a_case_past_retention(runtime, clock, 
     assert not any(s.casefold() in r.output.casefold() for s in SECRETS)  # counts only
     assert found(runtime, tmp_path) == []
     assert april_figures(runtime) == before  # kinds, states, channels, SLA, ratings, IKM
+    assert before.ikm.respondents == 1
+    with runtime.sessions() as s:  # the survey's answers stay, no longer anyone's
+        assert [(r.citizen_id, r.u1) for r in s.scalars(select(SurveyResponse))] == [(None, 3)]
     with runtime.sessions() as s:
         case = s.scalar(select(Case).where(Case.ticket == ticket))
         assert (case.state, case.kind, case.channel, case.citizen_id) == ("closed", "pengaduan", "webchat", None)
@@ -190,8 +195,10 @@ def test_erase_asks_then_records_who_and_why(runtime, tmp_path):
     assert NAME.casefold() in dump(runtime).casefold()  # nothing done
     r = cli(runtime, "erase", ticket, "--by", "Dina (admin)", "--reason", "permintaan lewat telepon", input="y\n")
     assert r.exit_code == 0, r.output
-    assert f"citizen of {ticket}" in r.output and "cases 1, citizens 1" in r.output
+    assert f"citizen of {ticket}" in r.output and "cases 1, citizens 1" in r.output and "surveys 1" in r.output
     assert found(runtime, tmp_path) == []
+    with runtime.sessions() as s:  # erased on request: their survey answers go too
+        assert s.scalars(select(SurveyResponse)).all() == []
     with runtime.sessions() as s:
         last = s.scalars(select(CaseEvent).order_by(CaseEvent.id.desc())).first()
         assert (last.action, last.actor_type, last.public) == ("erased", "admin", False)
@@ -231,7 +238,10 @@ def test_export_gives_the_citizen_their_own_data(runtime, tmp_path):
     assert any(h["note"] == ANSWER for h in case["history"])
     assert [(x["solved"], x["score"], x["comment"]) for x in case["ratings"]] == [(False, None, REASON),
                                                                                  (True, 4, COMMENT)]
-    assert case["ratings"][1]["skm"]["u1"] == 3
+    [answers] = data["surveys"]
+    assert (answers["ticket"], answers["channel"], answers["answers"]) == (ticket, "webchat",
+                                                                          dict.fromkeys(answers["answers"], 3))
+    assert answers["profile"] == dict.fromkeys(["age_group", "sex", "education", "occupation"])
     assert case["attachments"] == [{"kind": "photo", "content_type": "image/png", "size": len(PNG),
                                     "filename": FILENAME, "received_at": case["attachments"][0]["received_at"],
                                     "stored": True}]

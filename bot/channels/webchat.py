@@ -171,11 +171,16 @@ def blueprint() -> Blueprint:
     bp = Blueprint("webchat", __name__)
 
     @bp.get("/")
+    @bp.get("/survei")
+    @bp.get("/survey")
     def page():
-        """The chat page: plain HTML/CSS/JS, nothing from a CDN."""
+        """The chat page: plain HTML/CSS/JS, nothing from a CDN. At /survei (or /?survei=1,
+        the link an office puts on its counter or website) it opens with the survey."""
         runtime = current_app.extensions["aduan"]
         title = runtime.settings.webchat.title or runtime.settings.office.name
-        html = _static("index.html").replace("{{title}}", _escape(title))
+        survey = request.path in ("/survei", "/survey") or "survei" in request.args or "survey" in request.args
+        html = (_static("index.html").replace("{{title}}", _escape(title))
+                .replace("{{start}}", "/survei" if survey else "/mulai"))
         return Response(html, content_type="text/html; charset=utf-8")
 
     @bp.get("/webchat/<name>")

@@ -1,14 +1,7 @@
-"""`aduan report`: the satisfaction index (IKM) from the SKM answers."""
-import csv
+"""`aduan report`: the satisfaction index (IKM), the monthly and the yearly reports."""
 import io
-from datetime import datetime, time, timedelta
 
 import click
-from sqlalchemy import select
-
-from bot.reports.cells import rows as safe_rows
-from flows.ikm import ELEMENTS, compute
-from storage.models import Rating
 
 
 @click.group("report")
@@ -19,51 +12,28 @@ def report():
 @report.command("ikm")
 @click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (YYYY-MM-DD).")
 @click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day, included.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "pdf"]), default="csv", show_default=True)
+@click.option("--lang", type=click.Choice(["id", "en"]), default="id", show_default=True,
+              help="The report's language.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="File to write (default: standard output for csv; ikm-FROM-TO.xlsx for xlsx).")
+              help="File to write (default: standard output for csv; ikm-FROM-TO.xlsx/.pdf otherwise).")
 @click.pass_obj
-def ikm(obj, start, end, fmt, output):
-    """IKM of the SKM answers given between two days (office time): respondents, NRR per
-    element, IKM, converted score and grade, as PermenPAN-RB 14/2017 computes them."""
+def ikm(obj, start, end, fmt, lang, output):
+    """The SKM report of the answers given between two days (office time), in the tables of
+    PermenPAN-RB 14/2017: per element the answers, NRR and NRR x 1/9; the IKM, its converted
+    score and the service quality; the respondents' profile; the IKM per service and per unit."""
+    from bot.reports.ikm import write
+
     if end < start:
         raise click.ClickException("--to is before --from")
     rt = obj.database()
-    tz = rt.calendar.tz
-    lo = datetime.combine(start.date(), time.min, tz)
-    hi = datetime.combine(end.date() + timedelta(days=1), time.min, tz)
-    with rt.sessions() as s:
-        answers = [r.skm for r in s.scalars(select(Rating).where(
-            Rating.skm.is_not(None), Rating.created_at >= lo, Rating.created_at < hi))]
-    result = compute(answers)
-    rows = [["element", "label", "answers", "NRR", "NRR x 1/9"]]
-    for key, label, _ in ELEMENTS:
-        nrr = result.nrr[key]
-        rows.append([key, label, result.answers[key], f"{float(nrr):.4f}" if nrr is not None else "",
-                     f"{float(nrr) / 9:.4f}" if nrr is not None else ""])
-    rows += [[], ["respondents", result.respondents], ["IKM", f"{float(result.index):.4f}" if result.index else "-"],
-             ["converted score", str(result.score) if result.score is not None else "-"],
-             ["grade", f"{result.grade} ({result.quality})" if result.grade else "-"],
-             ["period", f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}"]]
-    rows = safe_rows(rows)  # figures and fixed labels today; safe if a typed text joins them
-    if fmt == "csv":
-        if output:
-            with open(output, "w", newline="", encoding="utf-8") as out:
-                csv.writer(out).writerows(rows)
-        else:
-            buffer = io.StringIO()
-            csv.writer(buffer).writerows(rows)
-            click.echo(buffer.getvalue(), nl=False)
+    if fmt == "csv" and not output:
+        out = io.BytesIO()
+        write(rt, start.date(), end.date(), fmt, out, lang)
+        click.echo(out.getvalue().decode("utf-8"), nl=False)
         return
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "IKM"
-    for row in rows:
-        sheet.append(row)
-    path = output or f"ikm-{start:%Y%m%d}-{end:%Y%m%d}.xlsx"
-    book.save(path)
+    path = output or f"ikm-{start:%Y%m%d}-{end:%Y%m%d}.{fmt}"
+    result = write(rt, start.date(), end.date(), fmt, path, lang)
     click.echo(f"{path}: {result.respondents} respondents, score {result.score or '-'}, grade {result.grade or '-'}")
 
 

@@ -174,13 +174,22 @@
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit ? form.requestSubmit() : form.submit(); }
   });
 
-  // Show what this visitor already has; a first visit starts the conversation.
+  // Show what this visitor already has; a first visit starts the conversation. The survey
+  // link (/survei) starts the survey, also in a conversation under way, once per tab: a
+  // reload in the middle of it carries on where it was.
+  var start = document.body.getAttribute("data-start") || "/mulai";
+  var surveyLink = start !== "/mulai";
+  var begun = false;
+  try { begun = surveyLink && window.sessionStorage.getItem("aduan-survey") === "1"; } catch (e) {}
   fetch("/webchat/api/messages?after=0", { credentials: "same-origin" })
     .then(function (r) { return r.json(); })
     .then(function (data) {
       var old = data.messages || [];
       old.forEach(function (m) { after = Math.max(after, m.id); render(m); });
-      if (!old.length) { send({ text: "/mulai" }, null); }
+      if (surveyLink && !begun) {
+        try { window.sessionStorage.setItem("aduan-survey", "1"); } catch (e) {}
+        send({ text: start }, null);
+      } else if (!old.length) { send({ text: "/mulai" }, null); }
     })
     .catch(function () {})
     .then(function () { setInterval(poll, 1500); });
