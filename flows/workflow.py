@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from flows.calendar import parse_week
 from flows.errors import CalendarError, SlaParseError, WorkflowError
+from flows.lapor import LaporDef, check as check_lapor
 from flows.sla import parse_sla
 
 # Actors that exist in every workflow without being declared.
@@ -150,6 +151,7 @@ class Workflow(_Strict):
     escalation: EscalationDef | None = None
     categories: tuple[CategoryDef, ...] = ()
     periodic: tuple[PeriodicDef, ...] = ()
+    lapor: LaporDef | None = None  # state -> SP4N-LAPOR! status (flows.lapor)
 
     # -- convenience --------------------------------------------------------------
     @property
@@ -331,6 +333,7 @@ def _check(wf: Workflow, source: str) -> None:
             if commands.setdefault(cmd, t.trigger) != t.trigger:
                 fail(f"transitions[{i}].{field}", f"/{cmd} already names {commands[cmd]!r}")
     _check_answers_reach_the_citizen(wf, fail)
+    check_lapor(wf, fail)
 
 
 def _check_answers_reach_the_citizen(wf: Workflow, fail) -> None:

@@ -88,6 +88,10 @@ def show_workflow(wf: Workflow) -> None:
         echo_table(["every", "duty", "who", "SOP time"],
                    [[p.every, p.step_id, _roles(wf, [p.actor]), p.sop_time or "-"] for p in wf.periodic],
                    widths={1: 60})
+    if wf.lapor:
+        click.echo("\nSP4N-LAPOR! status (aduan report lapor):")
+        echo_table(["state", "label", "LAPOR! status"],
+                   [[s, wf.states[s].label_id, wf.lapor.status[s]] for s in _state_order(wf)])
 
 
 @click.group("workflow")
