@@ -3,7 +3,7 @@ presets' map from states to LAPOR!'s statuses. SQLite, and one run on PostgreSQL
 import csv
 import io
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from flows.errors import WorkflowError
 from flows.lapor import STATUSES
 from flows.presets import load_workflow, preset_names
 from flows.workflow import parse_workflow
-from storage.cases import Actor
+from storage.cases import CITIZEN, Actor
 from storage.db import transaction
 from storage.models import Attachment, Citizen
 from storage.privacy import purge_batch
@@ -65,7 +65,7 @@ def april_anywhere(make_runtime):
 
 
 def build(make_runtime):
-    rt = make_runtime(clock=lambda: NOW, office={"name": "BPS Uji"},
+    rt = make_runtime(clock=lambda: NOW.astimezone(timezone.utc), office={"name": "BPS Uji"},
                       categories=[{"id": "data", "label_id": "Layanan Data", "label_en": "Data service"}])
     svc = rt.cases
     with transaction(rt.sessions) as s:
@@ -98,6 +98,8 @@ def build(make_runtime):
                 (old.ticket, "dispose", ADMIN, {"unit_code": "KEU"}, wib(2025, 3, 24, 9, 0)),
                 (old.ticket, "start", UNIT, {}, wib(2025, 3, 25, 9, 0)),
                 (old.ticket, "answer", UNIT, {"note": "Sudah kami perbaiki."}, wib(2025, 4, 2, 10, 0)),
+                (old.ticket, "not_resolved", CITIZEN, {"note": "Masih salah."}, wib(2025, 4, 3, 10, 0)),
+                (old.ticket, "answer", UNIT, {"note": "Kini sudah benar."}, wib(2025, 4, 7, 11, 0)),
                 (a.ticket, "verify", ADMIN, {}, wib(2025, 4, 2, 9, 0)),
                 (a.ticket, "dispose", ADMIN, {"unit_code": "KEU"}, wib(2025, 4, 3, 9, 0)),
                 (a.ticket, "start", UNIT, {}, wib(2025, 4, 4, 9, 0)),
@@ -151,8 +153,9 @@ def test_a_report_as_the_admin_enters_it(april, tmp_path):
         "Status SP4N-LAPOR!": "Proses", "Disposisi ke unit kerja/OPD": "Bagian Keuangan",
         "Tanggal tindak lanjut": "2025-04-08 14:05", "Tindak lanjut": "'-Tabel sudah dibetulkan."}
     old = by_ticket(rows)[t["old"]]
-    assert (old["Tanggal masuk"], old["Status SP4N-LAPOR!"], old["Tindak lanjut"]) == \
-        ("2025-03-20 09:00", "Proses", "Sudah kami perbaiki.")
+    # the latest answer, with its date (the citizen said the first did not solve it)
+    assert (old["Tanggal masuk"], old["Status SP4N-LAPOR!"], old["Tanggal tindak lanjut"], old["Tindak lanjut"]) == \
+        ("2025-03-20 09:00", "Proses", "2025-04-07 11:00", "Kini sudah benar.")
     c = by_ticket(rows)[t["c"]]
     assert (c["Status SP4N-LAPOR!"], c["Tanggal tindak lanjut"], c["Tindak lanjut"]) == ("Belum Terverifikasi", "", "")
 
@@ -175,7 +178,7 @@ def test_anonim_hides_the_reporter_and_rahasia_is_marked(april, tmp_path):
 
 def test_an_anonymised_case_keeps_no_personal_data(april, tmp_path):
     rt, t = april
-    with rt.sessions() as s:  # his other case keeps Joko's data: the export must not take it
+    with rt.sessions() as s:  # his open March case keeps Joko in the database: none of it may come with D
         assert s.scalar(select(Citizen.name).where(Citizen.phone == SECRET["purged"][1])) == "Joko Terhapus"
     d = by_ticket(csv_rows(rt, tmp_path))[t["d"]]
     assert d["Isi laporan"] == "(isi dihapus: masa simpan berakhir atau dihapus atas permintaan)"

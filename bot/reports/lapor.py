@@ -130,7 +130,7 @@ def write(runtime, month: str, fmt: str, out, lang: str = "id") -> dict:
     name = format_date(start.date(), "MMMM yyyy", locale="id_ID" if lang == "id" else "en_GB")
     doc = Document(title=t(lang, "lapor.title"), office=agency, lang=lang, generated=made.replace(tzinfo=None),
                    period=t(lang, "lapor.period", month=name, made=f"{made:%Y-%m-%d %H:%M}"))
-    doc.blocks.append(Table(title=t(lang, "lapor.title"), sheet="SP4N-LAPOR!", rows=rows, note=t(lang, "lapor.note"),
+    doc.blocks.append(Table(title=name, sheet="SP4N-LAPOR!", rows=rows, note=t(lang, "lapor.note"),
                             columns=[Column(h, kind, width) for h, (_, kind, width) in zip(header, COLUMNS)]))
     write_xlsx(doc, out)
     return counts
