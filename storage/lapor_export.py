@@ -39,7 +39,7 @@ class LaporRecord:
     name: str | None
     phone: str | None
     email: str | None
-    files: int  # attachments the office still holds (a shared location is not a file)
+    files: int  # attachments (a shared location is not a file); none once anonymised
     location: str | None  # "lat,lon" the reporter shared
     followed_up_at: datetime | None
     answer: str | None  # the office's latest follow-up text (answer, or reason)
@@ -92,13 +92,12 @@ def _records(session: Session, workflow: Workflow, rows: list, arrived_in_month:
                              .order_by(CaseEvent.id)):
         events[e.case_id].append(e)
     files, location = dict.fromkeys(ids, 0), {}
-    for a in session.execute(select(Attachment.case_id, Attachment.media_type, Attachment.provider_ref,
-                                    Attachment.stored_path)
+    for a in session.execute(select(Attachment.case_id, Attachment.media_type, Attachment.provider_ref)
                              .where(Attachment.case_id.in_(ids)).order_by(Attachment.id)):
         if a.media_type == "location":
             if a.provider_ref:
                 location[a.case_id] = a.provider_ref
-        elif a.provider_ref or a.stored_path:  # an erased file has neither
+        else:
             files[a.case_id] += 1
     flows: dict[str, tuple[str, ...]] = {}
     for r in rows:

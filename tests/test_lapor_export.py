@@ -88,6 +88,8 @@ def build(make_runtime):
         joko = person("purged")
         d = svc.open_case(s, kind="pengaduan", channel="webchat", citizen=joko,
                           text="Petugas Joko Terhapus meminta uang tambahan.", now=wib(2025, 4, 15, 9, 0))
+        s.add_all([Attachment(case_id=d.id, channel="webchat", media_type="photo", provider_ref="upload:1"),
+                   Attachment(case_id=d.id, channel="webchat", media_type="location", provider_ref="-7.1,112.7")])
         svc.open_case(s, kind="aspirasi", text="Sudah bulan Mei di kantor.", channel="webchat",
                       now=wib(2025, 5, 1, 0, 10))  # 30 April in UTC: May in the office
         # Joko's open case keeps his name and contacts in the database after D is anonymised
@@ -189,7 +191,7 @@ def test_an_anonymised_case_keeps_no_personal_data(april, tmp_path):
     for fmt in ("csv", "xlsx"):
         out, _ = export(rt, tmp_path, "--month", "2025-04", "--format", fmt)
         data = out.read_bytes() if fmt == "csv" else _xlsx_text(out).encode()
-        for secret in (*SECRET["purged"], "meminta uang", "tanpa bukti"):
+        for secret in (*SECRET["purged"], "meminta uang", "tanpa bukti", "-7.1", "112.7"):
             assert secret.encode() not in data, (fmt, secret)
 
 
