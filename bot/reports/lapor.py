@@ -21,7 +21,7 @@ from bot.reports.cells import cell
 from bot.reports.document import Column, Document, Table, write_xlsx
 from bot.reports.monthly import month_bounds
 from flows import lapor
-from flows.case_fields import LABELS, Kind, Privacy
+from flows.case_fields import LABELS, Privacy
 from flows.i18n import t
 from storage.lapor_export import LaporRecord, month_records
 
@@ -58,7 +58,7 @@ class Words:
     lang: str
 
     def kind(self, value: str) -> str:
-        pair = LABELS.get(Kind(value)) if value in set(Kind) else None
+        pair = LABELS.get(value)  # keyed by the enum, which is its string
         if pair is None:
             return value
         return pair[0] if self.lang == "id" else f"{pair[1]} ({pair[0]})"  # LAPOR!'s word for the en reader
