@@ -312,3 +312,9 @@ def test_readme_shows_each_preset_s_map():
                         re.M).group(1)
         shown = dict(re.findall(r"`(\w+)` ([A-Z][a-z]+(?: [A-Z][a-z]+)?)", row))
         assert shown == dict(wf.lapor.status), name
+
+
+def test_aduan_report_lapor_is_the_command():
+    from bot.cli import main
+
+    assert main.commands["report"].commands["lapor"] is lapor_command
