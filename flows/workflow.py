@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from flows.calendar import parse_week
 from flows.duties import PeriodicDef, check_duties
 from flows.errors import CalendarError, SlaParseError, WorkflowError
+from flows.lapor import LaporDef, check as check_lapor
 from flows.sla import lower_share, parse_sla
 
 # Actors that exist in every workflow without being declared.
@@ -168,6 +169,7 @@ class Workflow(_Strict):
     categories: tuple[CategoryDef, ...] = ()
     periodic: tuple[PeriodicDef, ...] = ()
     survey: SurveyDef = SurveyDef()
+    lapor: LaporDef | None = None  # state -> SP4N-LAPOR! status (flows.lapor)
 
     # -- convenience --------------------------------------------------------------
     @property
@@ -362,6 +364,7 @@ def _check(wf: Workflow, source: str) -> None:
                 fail(f"transitions[{i}].{field}", f"/{cmd} already names {commands[cmd]!r}")
     check_duties(wf.periodic, fail, set(wf.roles), commands, RESERVED_COMMANDS)
     _check_answers_reach_the_citizen(wf, fail)
+    check_lapor(wf, fail)
 
 
 def _check_answers_reach_the_citizen(wf: Workflow, fail) -> None:

@@ -78,3 +78,8 @@ def evaluation(obj, year, output):
 
 def register(main: click.Group) -> None:
     main.add_command(report)
+
+
+from bot.cli.report_lapor import lapor as _lapor  # noqa: E402 (its own module; joins the group here)
+
+report.add_command(_lapor)

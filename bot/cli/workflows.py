@@ -107,6 +107,10 @@ def show_workflow(wf: Workflow) -> None:
                      p.clock_sla + (f" ({p.sla_note})" if p.sla_note else ""), ", ".join("/" + c for c in p.commands)]
                     for p in wf.periodic],
                    widths={2: 48, 5: 30})
+    if wf.lapor:
+        click.echo("\nSP4N-LAPOR! status (aduan report lapor):")
+        echo_table(["state", "label", "LAPOR! status"],
+                   [[s, wf.states[s].label_id, wf.lapor.status[s]] for s in state_order(wf)])
 
 
 @click.group("workflow")

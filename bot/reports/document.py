@@ -208,11 +208,12 @@ def write_xlsx(doc: Document, out) -> None:
             c.font, c.fill = bold, head_fill
             c.alignment = Alignment(wrap_text=True, vertical="top")
         body = block.rows + ([block.total] if block.total else [])
+        header_row = ws.max_row  # openpyxl reads every cell for max_row: once a table, not once a cell
         for n, row in enumerate(body):
             ws.append([cell(v) if isinstance(v, str) else v for v in row])
             for i, (v, col) in enumerate(zip(row, block.columns), start=1):
                 fmt = KINDS[col.kind][0]
-                target = ws.cell(ws.max_row, i)
+                target = ws.cell(header_row + 1 + n, i)
                 if fmt and isinstance(v, (int, float, Decimal, date)):
                     target.number_format = fmt
                 if block.total and n == len(body) - 1:
