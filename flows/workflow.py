@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from flows.calendar import parse_week
 from flows.errors import CalendarError, SlaParseError, WorkflowError
+from flows.follow_up import answer_held, check as check_reporting
 from flows.sla import parse_sla
 
 # Actors that exist in every workflow without being declared.
@@ -113,6 +114,13 @@ class EscalationDef(_Strict):
     followed_up: tuple[str, ...]  # states that count as a follow-up
 
 
+class ReportingDef(_Strict):
+    """Which states the follow-up figures count as what (flows.follow_up)."""
+    followed_up: tuple[str, ...]  # the unit's answer was given (or the case closed after it)
+    referred: tuple[str, ...] = ()  # bukan wewenang: counted apart, out of the denominator
+    rejected: tuple[str, ...] = ()  # counted apart, out of the denominator
+
+
 class CategoryDef(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label_id: str
@@ -150,6 +158,7 @@ class Workflow(_Strict):
     escalation: EscalationDef | None = None
     categories: tuple[CategoryDef, ...] = ()
     periodic: tuple[PeriodicDef, ...] = ()
+    reporting: ReportingDef | None = None
 
     # -- convenience --------------------------------------------------------------
     @property
@@ -331,6 +340,7 @@ def _check(wf: Workflow, source: str) -> None:
             if commands.setdefault(cmd, t.trigger) != t.trigger:
                 fail(f"transitions[{i}].{field}", f"/{cmd} already names {commands[cmd]!r}")
     _check_answers_reach_the_citizen(wf, fail)
+    check_reporting(wf, fail)
 
 
 def _check_answers_reach_the_citizen(wf: Workflow, fail) -> None:
@@ -346,19 +356,7 @@ def _check_answers_reach_the_citizen(wf: Workflow, fail) -> None:
         if t.note_public and not wf.states[t.dest].citizen_visible:
             fail(f"transitions[{i}].dest", f"{t.trigger!r} gives the citizen a public note but "
                                            f"{t.dest!r} is not citizen_visible, so they never see it")
-    into: dict[str, list[TransitionDef]] = {s: [] for s in wf.states}
-    for t in wf.transitions:
-        into[t.dest].append(t)
-    held: set[str] = set()  # states every way into brought a public answer (least fixpoint)
-    changed = True
-    while changed:
-        changed = False
-        for name in wf.states:
-            if name in held or name == wf.initial or not into[name]:
-                continue
-            if all(wf.answers(t) or all(s in held for s in t.source) for t in into[name]):
-                held.add(name)
-                changed = True
+    held = answer_held(wf)  # states every way into brought a public answer
     for name, st in wf.states.items():
         if not wf.awaits_verdict(name):
             continue
@@ -366,8 +364,8 @@ def _check_answers_reach_the_citizen(wf: Workflow, fail) -> None:
             fail(f"states.{name}.citizen_visible", "the citizen may accept the answer here, "
                                                    "so they must be told of this state")
         if name not in held:
-            bad = next(t for t in into[name]
-                       if not (wf.answers(t) or all(s in held for s in t.source)))
+            bad = next(t for t in wf.transitions if t.dest == name
+                       and not (wf.answers(t) or all(s in held for s in t.source)))
             fail(f"states.{name}", f"the citizen may accept here without having seen an answer: "
                                    f"{bad.trigger!r} from {', '.join(bad.source)} brings no public text "
                                    "(the answering step needs needs = \"note\" and note_public = true)")

@@ -52,8 +52,10 @@ def test_the_figures_match_a_count_by_hand(april):
     assert f.by_kind == {"pengaduan": 2, "aspirasi": 1, "permintaan_informasi": 1}
     assert f.by_channel == {"webchat": 2, "telegram": 1, "whatsapp": 1}
     assert f.by_state == {"answered": 1, "rejected": 1, "received": 2}
-    # followed up: A (answered 15 Apr: 5 working days after 8 Apr) and B (rejected the next day)
-    assert f.followed_up == 2 and f.follow_up_rate == 0.5 and f.avg_follow_up_days == 3.0
+    # followed up: A (answered 15 Apr: 5 working days after 8 Apr); B's rejection is counted
+    # apart, out of the denominator; C and D are still open
+    assert f.followed_up == 1 and f.follow_up_rate == pytest.approx(1 / 3) and f.avg_follow_up_days == 5.0
+    assert (f.follow_up.total.rejected, f.follow_up.total.open) == (1, 2)
     # clocks that stopped in April were all on time; past due at the month's end: C's
     # verification (Thu 17 Apr). A's wait for the citizen (answered) is not the office's clock.
     assert f.sla == {"disposed": (1, 0, 0), "in_progress": (1, 0, 0), "received": (1, 0, 1), "verified": (1, 0, 0)}
@@ -68,7 +70,7 @@ def test_follow_up_days_and_weeks_go_by_the_office_day(database_url, engine, zon
     at = local(zone)
     rt = Runtime(Settings.model_validate({"database": {"url": database_url},
                                           "office": {"name": "BPS Uji", "timezone": zone}}))
-    cases = [  # opened, rejected
+    cases = [  # opened, answered
         # Mon 7 Apr is cuti bersama, so the clock starts Tue 8: Wed 9 is 1 working day
         (at(2025, 4, 7, 6, 30), at(2025, 4, 9, 10, 0)),
         # before closing on Wed 16: Thu 17, (Good Friday 18, weekend), Mon 21, Tue 22: 3
@@ -80,16 +82,22 @@ def test_follow_up_days_and_weeks_go_by_the_office_day(database_url, engine, zon
         (at(2025, 5, 1, 0, 30), None),  # April in UTC, May in the office
     ]
     with transaction(rt.sessions) as s:
-        for opened, rejected in cases:
+        add_unit(s, "KEU", "Keuangan")
+        for opened, answered in cases:
             case = rt.cases.open_case(s, kind="pengaduan", text="Kasus di tepi hari", channel="webchat", now=opened)
-            if rejected:
-                rt.cases.fire(s, case.ticket, "reject", ADMIN, note="Bukan pengaduan", now=rejected)
+            if answered:
+                for trigger in ("verify", "dispose", "start", "answer"):
+                    rt.cases.fire(s, case.ticket, trigger, UNIT if trigger in ("start", "answer") else ADMIN,
+                                  note="Jawaban" if trigger == "answer" else None,
+                                  unit_code="KEU" if trigger == "dispose" else None, now=answered)
     start, end = month_bounds(rt.calendar, "2025-04")
     with rt.sessions() as s:
         f = figures(s, rt.workflow, rt.calendar, start, end)
     rt.close()
     assert f.total == 5 and f.followed_up == 3 and f.avg_follow_up_days == (1 + 3 + 2) / 3
-    assert f.weekly == {date(2025, 4, 7): {"rejected": 1}, date(2025, 4, 14): {"rejected": 2},
+    # the open ones, up to the end of Wed 30 April: Mon 28 -> Tue 29, Wed 30: 2; Wed 30: 0
+    assert (f.follow_up.total.open, f.follow_up.total.open_days) == (2, 2)
+    assert f.weekly == {date(2025, 4, 7): {"answered": 1}, date(2025, 4, 14): {"answered": 2},
                         date(2025, 4, 28): {"received": 2}}
 
 
@@ -98,11 +106,12 @@ def test_monthly_report_csv_xlsx_pdf(april, tmp_path):
     out = tmp_path / "april.csv"
     r = CliRunner().invoke(main, ["--config", cfg, "report", "monthly", "--month", "2025-04", "--format", "csv",
                                   "-o", str(out)])
-    assert r.exit_code == 0 and "4 cases, follow-up 50.0%, 0 escalations" in r.output
+    assert r.exit_code == 0 and "4 cases, follow-up 33.3%, 0 escalations" in r.output
     rows = list(csv.reader(out.open(encoding="utf-8")))
     table = {row[0]: row[1:] for row in rows if row}
-    assert table["Persentase tindak lanjut"] == ["50.0%"]
-    assert table["Rata-rata lama tindak lanjut (hari kerja)"] == ["3.0"]
+    # the rejected case is out of the denominator, and was no follow-up (flows.follow_up)
+    assert table["Persentase tindak lanjut"] == ["33.3%"]
+    assert table["Rata-rata lama tindak lanjut (hari kerja)"] == ["5.0"]
     assert ["Belum Terverifikasi", "2"] in rows and ["Belum Terverifikasi", "1", "0", "1", "50.0%"] in rows
     assert [r[0] for r in rows if r and r[0].startswith("ADU-")] == [a, b, c, d]
     assert [r[6] for r in rows if r and r[0] == c] == ["LAP-C-1"]
