@@ -140,17 +140,19 @@ def follow_ups(session: Session, workflow: Workflow, cal: OfficeCalendar, start:
     ev = CaseEvent
     in_period = (Case.created_at >= start, Case.created_at < end)
 
-    def flag(names):
-        return func.max(case((ev.to_state.in_(names or ("",)), 1), else_=0))
-
+    # One rank per case says the rest: referred 1, rejected 2, otherwise ended (an answer's
+    # own rank does not matter: the answer wins). Two aggregates, not one per kind: the
+    # grouping of a month's cases is most of the report's time.
+    rank = case((ev.to_state.in_(states.referred or ("",)), 1), (ev.to_state.in_(states.rejected or ("",)), 2),
+                else_=3)
     marks = (select(Case.unit_id, Case.created_at,
-                    func.min(case((ev.to_state.in_(states.followed_up), ev.at))).label("answered"),
-                    flag(states.referred).label("referred"), flag(states.rejected).label("rejected"))
+                    func.min(ev.at).filter(ev.to_state.in_(states.followed_up)).label("answered"),
+                    func.min(rank).label("rank"))
              .join(ev, ev.case_id == Case.id)
              .where(*in_period, ev.to_state.in_(states.settling), ev.at >= start, ev.at < as_of)
              .group_by(Case.id).subquery())  # unit and opening depend on the key: a narrower sort
-    kind = case((marks.c.answered.is_not(None), "followed_up"), (marks.c.referred == 1, "referred"),
-                (marks.c.rejected == 1, "rejected"), else_="ended")
+    kind = case((marks.c.answered.is_not(None), "followed_up"), (marks.c.rank == 1, "referred"),
+                (marks.c.rank == 2, "rejected"), else_="ended")
     pairs = select(marks.c.unit_id, kind.label("kind"), interval(session, marks.c.created_at, cuts).label("o"),
                    case((marks.c.answered.is_(None), -1), else_=interval(session, marks.c.answered, cuts))
                    .label("a")).subquery()
