@@ -190,6 +190,23 @@ class Workflow(_Strict):
     def roles_of_kind(self, kind: str) -> list[str]:
         return [r for r, d in self.roles.items() if d.kind == kind]
 
+    def ordered_states(self) -> list[str]:
+        """The main path in the order a case meets it (depth-first from the initial state,
+        transitions in file order), then the waiting states, then the final ones: the order
+        `aduan workflow show` and the reports list states in."""
+        seen: list[str] = []
+
+        def visit(state: str) -> None:
+            seen.append(state)
+            for t in self.transitions_from(state):
+                if t.dest not in seen:
+                    visit(t.dest)
+
+        visit(self.initial)
+        seen += [s for s in self.states if s not in seen]  # unreachable is refused; kept safe
+        return sorted(seen, key=lambda s: (2 if self.states[s].final else 1 if self.states[s].pause_clock else 0,
+                                           seen.index(s)))
+
     def awaits_verdict(self, state: str) -> bool:
         """Whether the citizen is asked here if the answer solved it (they may `accept`)."""
         return any(t.trigger == "accept" and CITIZEN in t.roles for t in self.transitions_from(state))

@@ -112,13 +112,19 @@ def case_rows(session: Session, start: datetime, end: datetime):
     last = 0
     while True:
         batch = session.execute(select(Case.id, Case.ticket, Case.created_at, Case.kind, Case.category,
-                                       Case.channel, Case.state, Case.lapor_tracking_id)
+                                       Case.channel, Case.state, Case.lapor_tracking_id, Case.unit_id)
                                 .where(Case.created_at >= start, Case.created_at < end, Case.id > last)
                                 .order_by(Case.id).limit(2000)).all()
         if not batch:
             return
         yield from batch
         last = batch[-1][0]
+
+
+def escalated(session: Session, start: datetime, end: datetime, limit: int = 500) -> list:
+    """The cases escalated in [start, end): (ticket, opened, escalated, state), oldest first."""
+    return session.execute(select(Case.ticket, Case.created_at, Case.escalated_at, Case.state).where(
+        Case.escalated_at >= start, Case.escalated_at < end).order_by(Case.escalated_at, Case.id).limit(limit)).all()
 
 
 def counts_since(session: Session, since: datetime, now: datetime) -> dict:
