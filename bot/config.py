@@ -53,6 +53,12 @@ class OfficeSettings(_Section):
     ticket_prefix: str = Field("ADU", pattern=r"^[A-Z]{2,6}$")
     contacts: str = ""
     service_pledge: str = ""  # Maklumat Pelayanan, published to citizens
+    # The reports' signature block: "Sorong, 2 Mei 2025 / Kepala BPS Kota Sorong / name / NIP".
+    # Without them: the date alone, the workflow's leadership role, a line to sign on.
+    city: str = Field("", max_length=100)
+    head_title: str = Field("", max_length=200)
+    head_name: str = Field("", max_length=200)
+    head_nip: str = Field("", max_length=40)
 
     @field_validator("extra_days_off", mode="before")
     @classmethod

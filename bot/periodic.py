@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from bot.reports.document import number_text
 from flows.calendar import WEEKDAYS
 from flows.i18n import t
 from flows.messages import Reply
@@ -91,17 +92,20 @@ def _first_working_day(cal, day):
 
 
 def monthly(runtime, month: str, now: datetime) -> bool:
-    """Make last month's report and send it to leadership, with the chart as a photo.
-    The run is claimed in the same transaction as the messages: a failure before that
-    leaves it unclaimed, so the next tick makes it again."""
+    """Make last month's report (an A4 PDF to sign, and the xlsx with every case) and send
+    it to leadership, with the chart as a photo. The run is claimed in the same transaction
+    as the messages: a failure before that leaves it unclaimed, so the next tick makes it again."""
+    from bot.reports import monthly as report
     from bot.reports.charts import chart_png
-    from bot.reports.monthly import write
+    from bot.reports.words import Words
 
     folder = Path(runtime.settings.digest.reports_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"laporan-{month}.xlsx"
-    f = write(runtime, month, "xlsx", str(path))["figures"]
-    png = chart_png(f, {k: d.label_id for k, d in runtime.workflow.states.items()})
+    path = folder / f"laporan-{month}.pdf"
+    f = report.write(runtime, month, "pdf", str(path), also={"xlsx": str(folder / f"laporan-{month}.xlsx")})["figures"]
+    w = Words(runtime, "id")
+    png = chart_png(f, {k: w.state(k) for k in runtime.workflow.states}, runtime.workflow.ordered_states(),
+                    report.chart_texts(w))
     (folder / f"grafik-{month}.png").write_bytes(png)
     office = runtime.conversation.office
     with runtime.transaction() as s:
@@ -110,8 +114,7 @@ def monthly(runtime, month: str, now: datetime) -> bool:
         for officer in notify.officers_in(s, office.workflow.roles_of_kind("leadership")):
             lang = officer.language
             text = t(lang, "digest.monthly", month=month, total=f.total, escalations=f.escalations,
-                     rate=f"{100 * f.follow_up_rate:.1f}%" if f.follow_up_rate is not None else "-",
-                     days=f"{f.avg_follow_up_days:.1f}" if f.avg_follow_up_days is not None else "-",
+                     rate=number_text(f.follow_up_rate, "pct", lang), days=number_text(f.avg_follow_up_days, "dec1", lang),
                      path=path)
             # the chart travels in the outbox row itself: a worker on another machine sends it
             notify.send_to_officer(s, officer, Reply(text, photo=base64.b64encode(png).decode()), None, now)

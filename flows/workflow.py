@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from flows.calendar import parse_week
 from flows.duties import PeriodicDef, check_duties
 from flows.errors import CalendarError, SlaParseError, WorkflowError
+from flows.follow_up import answer_held, check as check_reporting
 from flows.lapor import LaporDef, check as check_lapor
 from flows.sla import lower_share, parse_sla
 
@@ -130,6 +131,13 @@ class EscalationDef(_Strict):
         return parse_sla(self.after).label(lang)
 
 
+class ReportingDef(_Strict):
+    """Which states the follow-up figures count as what (flows.follow_up)."""
+    followed_up: tuple[str, ...]  # the unit's answer was given (or the case closed after it)
+    referred: tuple[str, ...] = ()  # bukan wewenang: counted apart, out of the denominator
+    rejected: tuple[str, ...] = ()  # counted apart, out of the denominator
+
+
 class CategoryDef(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label_id: str
@@ -170,6 +178,7 @@ class Workflow(_Strict):
     periodic: tuple[PeriodicDef, ...] = ()
     survey: SurveyDef = SurveyDef()
     lapor: LaporDef | None = None  # state -> SP4N-LAPOR! status (flows.lapor)
+    reporting: ReportingDef | None = None
 
     # -- convenience --------------------------------------------------------------
     @property
@@ -200,6 +209,23 @@ class Workflow(_Strict):
 
     def roles_of_kind(self, kind: str) -> list[str]:
         return [r for r, d in self.roles.items() if d.kind == kind]
+
+    def ordered_states(self) -> list[str]:
+        """The main path in the order a case meets it (depth-first from the initial state,
+        transitions in file order), then the waiting states, then the final ones: the order
+        `aduan workflow show` and the reports list states in."""
+        seen: list[str] = []
+
+        def visit(state: str) -> None:
+            seen.append(state)
+            for t in self.transitions_from(state):
+                if t.dest not in seen:
+                    visit(t.dest)
+
+        visit(self.initial)
+        seen += [s for s in self.states if s not in seen]  # unreachable is refused; kept safe
+        return sorted(seen, key=lambda s: (2 if self.states[s].final else 1 if self.states[s].pause_clock else 0,
+                                           seen.index(s)))
 
     def awaits_verdict(self, state: str) -> bool:
         """Whether the citizen is asked here if the answer solved it (they may `accept`)."""
@@ -365,6 +391,7 @@ def _check(wf: Workflow, source: str) -> None:
     check_duties(wf.periodic, fail, set(wf.roles), commands, RESERVED_COMMANDS)
     _check_answers_reach_the_citizen(wf, fail)
     check_lapor(wf, fail)
+    check_reporting(wf, fail)
 
 
 def _check_answers_reach_the_citizen(wf: Workflow, fail) -> None:
@@ -380,19 +407,7 @@ def _check_answers_reach_the_citizen(wf: Workflow, fail) -> None:
         if t.note_public and not wf.states[t.dest].citizen_visible:
             fail(f"transitions[{i}].dest", f"{t.trigger!r} gives the citizen a public note but "
                                            f"{t.dest!r} is not citizen_visible, so they never see it")
-    into: dict[str, list[TransitionDef]] = {s: [] for s in wf.states}
-    for t in wf.transitions:
-        into[t.dest].append(t)
-    held: set[str] = set()  # states every way into brought a public answer (least fixpoint)
-    changed = True
-    while changed:
-        changed = False
-        for name in wf.states:
-            if name in held or name == wf.initial or not into[name]:
-                continue
-            if all(wf.answers(t) or all(s in held for s in t.source) for t in into[name]):
-                held.add(name)
-                changed = True
+    held = answer_held(wf)  # states every way into brought a public answer
     for name, st in wf.states.items():
         if not wf.awaits_verdict(name):
             continue
@@ -400,8 +415,8 @@ def _check_answers_reach_the_citizen(wf: Workflow, fail) -> None:
             fail(f"states.{name}.citizen_visible", "the citizen may accept the answer here, "
                                                    "so they must be told of this state")
         if name not in held:
-            bad = next(t for t in into[name]
-                       if not (wf.answers(t) or all(s in held for s in t.source)))
+            bad = next(t for t in wf.transitions if t.dest == name
+                       and not (wf.answers(t) or all(s in held for s in t.source)))
             fail(f"states.{name}", f"the citizen may accept here without having seen an answer: "
                                    f"{bad.trigger!r} from {', '.join(bad.source)} brings no public text "
                                    "(the answering step needs needs = \"note\" and note_public = true)")

@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from bot.cli.report_lapor import lapor as lapor_command
 from bot.config import Settings
-from bot.reports.lapor import COLUMNS, last_full_month, title_of
+from bot.reports.lapor import COLUMNS, title_of
+from bot.reports.monthly import last_full_month
 from bot.runtime import Runtime
 from flows.case_fields import ActorType
 from flows.errors import WorkflowError
@@ -223,8 +224,8 @@ def test_xlsx_has_dates_as_dates_and_no_formulas(april, tmp_path):
 
 def test_the_month_defaults_to_the_last_full_month_in_office_time(april, tmp_path):
     rt, t = april
-    assert last_full_month(datetime(2025, 1, 15)) == "2024-12"
-    assert last_full_month(datetime(2025, 5, 1, 0, 30)) == "2025-04"
+    assert last_full_month(rt.calendar, wib(2025, 1, 15, 9)) == "2024-12"
+    assert last_full_month(rt.calendar, wib(2025, 5, 1, 0, 30)) == "2025-04"
     out, said = export(rt, tmp_path, "--format", "csv")  # the clock: 1 May 00:30 WIB, 30 April in UTC
     assert "arrived in 2025-04" in said
     assert [r[0] for r in csv.reader(io.StringIO(out.read_text(encoding="utf-8")))][1] == t["a"]

@@ -11,6 +11,7 @@ from storage.models import Outbox
 from storage.officers import invite, redeem
 from tests.chat import Chat
 from tests.conftest import wib
+from tests.test_report_document import pdf_text
 from tests.test_scheduler import Clock
 
 
@@ -43,6 +44,10 @@ def test_a_simulated_month_sends_every_reminder_and_digest_once(make_runtime, tm
     [monthly] = [r for r in rows if r.payload["text"].startswith("Laporan bulanan 2025-04")]
     assert monthly.chat_id == "w-boss" and base64.b64decode(monthly.payload["photo"]).startswith(b"\x89PNG")
     assert (tmp_path / "reports" / "laporan-2025-04.xlsx").exists()
+    pdf = tmp_path / "reports" / "laporan-2025-04.pdf"  # the A4 report to sign, in the new layout
+    assert "Laporan Bulanan Pengelolaan Pengaduan" in pdf_text(pdf) and "/MediaBox [ 0 0 595.2756 841.8898 ]" in \
+        pdf.read_bytes().decode("latin-1")
+    assert str(pdf) in monthly.payload["text"]
     assert monthly.created_at.astimezone(runtime.calendar.tz).date().isoformat() == "2025-05-02"
     assert "1 pengaduan" in monthly.payload["text"]
     # the 100% reminder fell at Friday's 16.30 closing; it went at Monday's opening

@@ -1,5 +1,4 @@
 """The monthly and evaluation reports against cases counted by hand (April 2025)."""
-import csv
 from datetime import date
 
 import pytest
@@ -15,6 +14,7 @@ from storage.db import transaction
 from storage.reporting import figures
 from storage.units import add_unit
 from tests.conftest import local, wib
+from tests.test_report_document import pdf_text
 
 ADMIN, UNIT = Actor(ActorType.OFFICER, "admin", 1), Actor(ActorType.OFFICER, "unit_officer", 2)
 
@@ -52,8 +52,10 @@ def test_the_figures_match_a_count_by_hand(april):
     assert f.by_kind == {"pengaduan": 2, "aspirasi": 1, "permintaan_informasi": 1}
     assert f.by_channel == {"webchat": 2, "telegram": 1, "whatsapp": 1}
     assert f.by_state == {"answered": 1, "rejected": 1, "received": 2}
-    # followed up: A (answered 15 Apr: 5 working days after 8 Apr) and B (rejected the next day)
-    assert f.followed_up == 2 and f.follow_up_rate == 0.5 and f.avg_follow_up_days == 3.0
+    # followed up: A (answered 15 Apr: 5 working days after 8 Apr); B's rejection is counted
+    # apart, out of the denominator; C and D are still open
+    assert f.followed_up == 1 and f.follow_up_rate == pytest.approx(1 / 3) and f.avg_follow_up_days == 5.0
+    assert (f.follow_up.total.rejected, f.follow_up.total.open) == (1, 2)
     # clocks that stopped in April were all on time; past due at the month's end: C's
     # verification (Thu 17 Apr). A's wait for the citizen (answered) is not the office's clock.
     assert f.sla == {"disposed": (1, 0, 0), "in_progress": (1, 0, 0), "received": (1, 0, 1), "verified": (1, 0, 0)}
@@ -68,7 +70,7 @@ def test_follow_up_days_and_weeks_go_by_the_office_day(database_url, engine, zon
     at = local(zone)
     rt = Runtime(Settings.model_validate({"database": {"url": database_url},
                                           "office": {"name": "BPS Uji", "timezone": zone}}))
-    cases = [  # opened, rejected
+    cases = [  # opened, answered
         # Mon 7 Apr is cuti bersama, so the clock starts Tue 8: Wed 9 is 1 working day
         (at(2025, 4, 7, 6, 30), at(2025, 4, 9, 10, 0)),
         # before closing on Wed 16: Thu 17, (Good Friday 18, weekend), Mon 21, Tue 22: 3
@@ -80,59 +82,43 @@ def test_follow_up_days_and_weeks_go_by_the_office_day(database_url, engine, zon
         (at(2025, 5, 1, 0, 30), None),  # April in UTC, May in the office
     ]
     with transaction(rt.sessions) as s:
-        for opened, rejected in cases:
+        add_unit(s, "KEU", "Keuangan")
+        for opened, answered in cases:
             case = rt.cases.open_case(s, kind="pengaduan", text="Kasus di tepi hari", channel="webchat", now=opened)
-            if rejected:
-                rt.cases.fire(s, case.ticket, "reject", ADMIN, note="Bukan pengaduan", now=rejected)
+            if answered:
+                for trigger in ("verify", "dispose", "start", "answer"):
+                    rt.cases.fire(s, case.ticket, trigger, UNIT if trigger in ("start", "answer") else ADMIN,
+                                  note="Jawaban" if trigger == "answer" else None,
+                                  unit_code="KEU" if trigger == "dispose" else None, now=answered)
     start, end = month_bounds(rt.calendar, "2025-04")
     with rt.sessions() as s:
         f = figures(s, rt.workflow, rt.calendar, start, end)
     rt.close()
     assert f.total == 5 and f.followed_up == 3 and f.avg_follow_up_days == (1 + 3 + 2) / 3
-    assert f.weekly == {date(2025, 4, 7): {"rejected": 1}, date(2025, 4, 14): {"rejected": 2},
+    # the open ones, up to the end of Wed 30 April: Mon 28 -> Tue 29, Wed 30: 2; Wed 30: 0
+    assert (f.follow_up.total.open, f.follow_up.total.open_days) == (2, 2)
+    assert f.weekly == {date(2025, 4, 7): {"answered": 1}, date(2025, 4, 14): {"answered": 2},
                         date(2025, 4, 28): {"received": 2}}
 
 
-def test_monthly_report_csv_xlsx_pdf(april, tmp_path):
-    rt, cfg, (a, b, c, d) = april
-    out = tmp_path / "april.csv"
-    r = CliRunner().invoke(main, ["--config", cfg, "report", "monthly", "--month", "2025-04", "--format", "csv",
-                                  "-o", str(out)])
-    assert r.exit_code == 0 and "4 cases, follow-up 50.0%, 0 escalations" in r.output
-    rows = list(csv.reader(out.open(encoding="utf-8")))
-    table = {row[0]: row[1:] for row in rows if row}
-    assert table["Persentase tindak lanjut"] == ["50.0%"]
-    assert table["Rata-rata lama tindak lanjut (hari kerja)"] == ["3.0"]
-    assert ["Belum Terverifikasi", "2"] in rows and ["Belum Terverifikasi", "1", "0", "1", "50.0%"] in rows
-    assert [r[0] for r in rows if r and r[0].startswith("ADU-")] == [a, b, c, d]
-    assert [r[6] for r in rows if r and r[0] == c] == ["LAP-C-1"]
-    # what the database stores as ids is read as words
-    assert ["Permintaan informasi", "1"] in rows and ["web chat", "2"] in rows
-    assert [r[1:] for r in rows if r and r[0] == c][0][1:] == ["Aspirasi", "-", "Telegram", "Belum Terverifikasi",
-                                                               "LAP-C-1"]
-    xlsx = tmp_path / "april.xlsx"
-    assert CliRunner().invoke(main, ["--config", cfg, "report", "monthly", "--month", "2025-04", "-o", str(xlsx)]).exit_code == 0
-    from openpyxl import load_workbook
-
-    book = load_workbook(xlsx)
-    assert book.sheetnames == ["Ringkasan", "Kasus", "Grafik"]
-    assert book["Kasus"].max_row == 5 and len(book["Grafik"]._images) == 1
-    pdf = tmp_path / "april.pdf"
-    assert CliRunner().invoke(main, ["--config", cfg, "report", "monthly", "--month", "2025-04", "--format", "pdf",
-                                     "-o", str(pdf)]).exit_code == 0
-    data = pdf.read_bytes()
-    assert data.startswith(b"%PDF") and data.count(b"/Type /Page") >= 3
-    bad = CliRunner().invoke(main, ["--config", cfg, "report", "monthly", "--month", "April"])
-    assert bad.exit_code == 1 and "is not a month" in bad.output
-
-
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_evaluation_report_fills_what_the_data_says(april, tmp_path):
     rt, cfg, _ = april
-    out = tmp_path / "eval.txt"
-    assert CliRunner().invoke(main, ["--config", cfg, "report", "evaluation", "--year", "2025", "-o", str(out)]).exit_code == 0
-    text = out.read_text(encoding="utf-8")
+    out = tmp_path / "eval.pdf"
+    r = CliRunner().invoke(main, ["--config", cfg, "report", "evaluation", "--year", "2025", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    text = " ".join(pdf_text(out).split())
     for heading in ("a. Tujuan", "b. Sasaran", "c. Ruang lingkup", "d. Waktu", "e. Pelaksana", "f. Periode",
                     "g. Hasil evaluasi", "h. Saran perbaikan"):
         assert heading in text
-    assert "Jumlah pengaduan: 5" in text and "1 Januari 2025 s.d. 31 Desember 2025" in text
-    assert text.count("[diisi oleh penanggung jawab]") >= 4
+    assert "1 Januari 2025 s.d. 31 Desember 2025" in text and "BPS Uji" in text
+    assert text.count("(diisi oleh penanggung jawab)") >= 6
+    # the monthly report's figures and definitions, for the year: 5 cases, 1 answered of 4 counted
+    assert "Persentase tindak lanjut 25,0 %" in text and "Definisi. Sudah ditindaklanjuti" in text
+    book = tmp_path / "eval.xlsx"
+    assert CliRunner().invoke(main, ["--config", cfg, "report", "evaluation", "--year", "2025", "--format", "xlsx",
+                                     "-o", str(book)]).exit_code == 0
+    from openpyxl import load_workbook
+
+    cells = [c.value for ws in load_workbook(book) for row in ws.iter_rows() for c in row]
+    assert "a. Tujuan" in cells and 0.25 in cells

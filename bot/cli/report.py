@@ -37,43 +37,58 @@ def ikm(obj, start, end, fmt, lang, output):
     click.echo(f"{path}: {result.respondents} respondents, score {result.score or '-'}, grade {result.grade or '-'}")
 
 
+LANG = click.option("--lang", type=click.Choice(["id", "en"]), default="id", show_default=True,
+                    help="The report's language: Indonesian labels, or English.")
+
+
 @report.command("monthly")
-@click.option("--month", required=True, metavar="YYYY-MM", help="The month, e.g. 2025-04.")
+@click.option("--month", default=None, metavar="YYYY-MM",
+              help="The month, e.g. 2025-04 (default: the last full month, in office time).")
 @click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "pdf"]), default="xlsx", show_default=True)
+@LANG
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="File to write (default: laporan-YYYY-MM.FORMAT).")
 @click.pass_obj
-def monthly(obj, month, fmt, output):
-    """The monthly report: counts, follow-up rate and time, SLA compliance per stage,
-    escalations, ratings and IKM, the cases with their SP4N-LAPOR! ids, and a chart."""
-    from bot.reports.monthly import write
+def monthly(obj, month, fmt, lang, output):
+    """The monthly report: the follow-up rate and time with their definitions, by kind,
+    category, channel and state, per unit, SLA compliance per stage, escalations, ratings
+    and IKM, charts, a signature block, and the cases with their SP4N-LAPOR! ids."""
+    from bot.reports.monthly import last_full_month, write
 
+    rt = obj.database()
+    if month is None:
+        month = last_full_month(rt.calendar, rt.clock())
     try:
         year, mon = (int(p) for p in month.split("-"))
         if not 1 <= mon <= 12 or not 2000 <= year <= 2100:
             raise ValueError
     except ValueError:
         raise click.ClickException(f"{month!r} is not a month; write YYYY-MM, e.g. 2025-04") from None
-    rt = obj.database()
+    month = f"{year:04d}-{mon:02d}"
     path = output or f"laporan-{month}.{fmt}"
-    f = write(rt, month, fmt, path)["figures"]
+    f = write(rt, month, fmt, path, lang)["figures"]
     rate = f"{100 * f.follow_up_rate:.1f}%" if f.follow_up_rate is not None else "-"
-    click.echo(f"{path}: {f.total} cases, follow-up {rate}, {f.escalations} escalations")
+    click.echo(f"{path}: {month}, {f.total} cases, follow-up {rate}, {f.escalations} escalations")
 
 
 @report.command("evaluation")
-@click.option("--year", required=True, type=click.IntRange(2000, 2100))
+@click.option("--year", default=None, type=click.IntRange(2000, 2100),
+              help="The year (default: the last full year, in office time).")
+@click.option("--format", "fmt", type=click.Choice(["pdf", "xlsx", "csv"]), default="pdf", show_default=True)
+@LANG
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
-              help="File to write (default: evaluasi-YYYY.txt).")
+              help="File to write (default: evaluasi-YYYY.FORMAT).")
 @click.pass_obj
-def evaluation(obj, year, output):
-    """The yearly evaluation report (seed 003): the data's part filled in, a person's part left blank."""
+def evaluation(obj, year, fmt, lang, output):
+    """The yearly evaluation report (seed 003, BAB VII): its eight parts, the data's part
+    filled in, the person's part as labelled blanks to write in."""
     from bot.reports.evaluation import write
 
     rt = obj.database()
-    path = output or f"evaluasi-{year}.txt"
-    write(rt, year, path)
-    click.echo(path)
+    year = year or rt.calendar.local(rt.clock()).year - 1
+    path = output or f"evaluasi-{year}.{fmt}"
+    f = write(rt, year, path, fmt, lang)["figures"]
+    click.echo(f"{path}: {year}, {f.total} cases")
 
 
 def register(main: click.Group) -> None:

@@ -17,11 +17,12 @@ def lapor(obj, month, fmt, output, lang):
     """The reports that arrived in the month, then earlier ones whose status changed in it,
     each with the fields of SP4N-LAPOR!'s form in its order, the status to set there, the
     follow-up and the tracking id (empty: enter it; record the id with /lapor TICKET ID)."""
-    from bot.reports.lapor import last_full_month, write
+    from bot.reports.lapor import write
+    from bot.reports.monthly import last_full_month
 
     rt = obj.database()
     if month is None:
-        month = last_full_month(rt.calendar.local(rt.clock()))
+        month = last_full_month(rt.calendar, rt.clock())
     try:
         year, mon = (int(p) for p in month.split("-"))
         if not 1 <= mon <= 12 or not 2000 <= year <= 2100:

@@ -2,26 +2,14 @@
 import click
 
 from bot.cli.render import echo_table
+from flows.follow_up import follow_up_states
 from flows.presets import load_workflow, preset_names
 from flows.workflow import StateDef, Workflow
 
 
 def state_order(wf: Workflow) -> list[str]:
     """The main path in the order a case meets it, then waiting states, then final ones."""
-    seen: list[str] = []
-
-    def visit(state: str) -> None:  # depth-first, transitions in file order
-        seen.append(state)
-        for t in wf.transitions_from(state):
-            if t.dest not in seen:
-                visit(t.dest)
-
-    visit(wf.initial)
-    def group(s):
-        st = wf.states[s]
-        return 2 if st.final else (1 if st.pause_clock else 0)
-
-    return sorted(seen, key=lambda s: (group(s), seen.index(s)))
+    return wf.ordered_states()
 
 
 def sla_core(st: StateDef) -> str:
@@ -93,6 +81,11 @@ def show_workflow(wf: Workflow) -> None:
         click.echo(f"\nEscalation: after {e.after} without a follow-up, notify {_roles(wf, e.notify)}"
                    + ("; the citizen is told of the Ombudsman route (not for anonim reports)"
                       if e.ombudsman_notice else ""))
+    fu = follow_up_states(wf)
+    click.echo(f"\nFollow-up figures ([reporting]): followed up = {', '.join(fu.followed_up)}; counted apart, "
+               f"out of the denominator = {', '.join(fu.referred + fu.rejected) or '-'}; not followed up = "
+               f"{', '.join(fu.ended) or '-'}; waiting on the citizen, left out of the time = "
+               f"{', '.join(fu.waiting) or '-'}")
     if wf.categories:
         click.echo("\nCategories:")
         echo_table(["id", "label", "service time", "SLA overrides"],

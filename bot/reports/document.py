@@ -14,9 +14,8 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from xml.sax.saxutils import escape
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
 from bot.reports.cells import cell
@@ -39,6 +38,7 @@ class Column:
     title: str
     kind: str = "text"
     width: float = 1.0  # relative width in the PDF
+    pdf: bool = True  # False: in csv and xlsx only (a printed page has room for fewer columns)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -54,12 +54,30 @@ class Table:
     sheet: str = ""  # xlsx sheet; tables with the same sheet are stacked; default: "Ringkasan"
     total: list | None = None  # a last row in bold (totals)
     empty: str = "-"  # what a table without rows says
+    print_limit: int | None = None  # the PDF prints this many rows at most (csv/xlsx have all) ...
+    cut_note: str = ""  # ... and then says so with this note
+
+
+@dataclass(frozen=True)
+class Value:
+    """A cell read as another kind than its column's: a summary's mixed figures (a count, a
+    percentage, a number of days) in one "value" column."""
+    value: object
+    kind: str
 
 
 @dataclass
 class Paragraph:
     text: str
     heading: bool = False
+    new_page: bool = False  # in the PDF: an appendix starts on a page of its own
+
+
+@dataclass
+class Blank:
+    """A labelled space a person fills in: ruled lines on paper, an empty cell in a sheet."""
+    label: str
+    lines: int = 3
 
 
 @dataclass
@@ -79,6 +97,8 @@ class Signature:
 
 @dataclass
 class Document:
+    """`signature` comes last; a Signature among the blocks stands where it is (before an
+    appendix)."""
     title: str
     office: str
     period: str
@@ -99,12 +119,24 @@ def rounded(value, decimals: int) -> Decimal:
     return Decimal(str(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
 
 
+def _unpack(value, kind: str) -> tuple:
+    return (value.value, value.kind) if isinstance(value, Value) else (value, kind)
+
+
+def _naive(value):
+    """Spreadsheets have no time zones: a time as the office's clock showed it."""
+    return value.replace(tzinfo=None) if isinstance(value, datetime) and value.tzinfo else value
+
+
 def number_text(value, kind: str, lang: str = "id") -> str:
     """A figure as the report's reader writes it: 66,7 % and 1.234 in Indonesian."""
-    if value is None or value == "":
+    value, kind = _unpack(value, kind)
+    if value == "":
+        return ""  # a blank stays blank (no remark, no id yet)
+    if value is None:
         return "-"
     if isinstance(value, datetime):
-        return f"{value:%Y-%m-%d %H:%M}"
+        return format_datetime(value, "d MMM y HH.mm" if lang == "id" else "d MMM y HH:mm", locale=LOCALES[lang])
     if isinstance(value, date):
         return format_date(value, "d MMM yyyy", locale=LOCALES[lang])
     fmt, decimals, pct = KINDS[kind]
@@ -117,6 +149,7 @@ def number_text(value, kind: str, lang: str = "id") -> str:
 
 def _plain(value, kind: str):
     """csv: numbers without grouping, a dot for decimals (machines read it); pct as 66.7."""
+    value, kind = _unpack(value, kind)
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -131,6 +164,8 @@ def _plain(value, kind: str):
 
 def write(doc: Document, fmt: str, path_or_file) -> None:
     """Write `doc` as csv, xlsx or pdf to a path or a binary file object."""
+    from bot.reports.pdf import write_pdf
+
     writer = {"csv": write_csv, "xlsx": write_xlsx, "pdf": write_pdf}[fmt]
     if isinstance(path_or_file, (str, bytes)) or hasattr(path_or_file, "__fspath__"):
         with open(path_or_file, "wb") as out:
@@ -145,7 +180,11 @@ def write_csv(doc: Document, out) -> None:
     w.writerow([cell(doc.title), cell(doc.office)])
     w.writerow([cell(doc.period)])
     for block in doc.blocks:
-        if isinstance(block, Table):
+        if isinstance(block, Paragraph):
+            w.writerow([cell(block.text)])
+        elif isinstance(block, Blank):
+            w.writerow([cell(block.label), ""])
+        elif isinstance(block, Table):
             w.writerow([])
             w.writerow([cell(block.title)])
             w.writerow([cell(c.title) for c in block.columns])
@@ -159,7 +198,7 @@ def write_csv(doc: Document, out) -> None:
 def write_xlsx(doc: Document, out) -> None:
     from openpyxl import Workbook
     from openpyxl.drawing.image import Image
-    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
 
     book = Workbook()
@@ -187,6 +226,12 @@ def write_xlsx(doc: Document, out) -> None:
             if block.heading:
                 ws.cell(ws.max_row, 1).font = bold
             continue
+        if isinstance(block, Blank):
+            ws = sheet_for("")
+            ws.append([cell(block.label), ""])
+            ws.cell(ws.max_row, 1).font = Font(italic=True)
+            ws.cell(ws.max_row, 2).border = Border(bottom=Side(style="thin"))
+            continue
         if isinstance(block, Chart):
             ws = sheet_for("Grafik" if doc.lang == "id" else "Charts")
             ws.append([cell(block.title)])
@@ -210,16 +255,18 @@ def write_xlsx(doc: Document, out) -> None:
         body = block.rows + ([block.total] if block.total else [])
         header_row = ws.max_row  # openpyxl reads every cell for max_row: once a table, not once a cell
         for n, row in enumerate(body):
-            ws.append([cell(v) if isinstance(v, str) else v for v in row])
+            values = [_naive(_unpack(v, "text")[0]) for v in row]
+            ws.append([cell(v) if isinstance(v, str) else v for v in values])
             for i, (v, col) in enumerate(zip(row, block.columns), start=1):
-                fmt = KINDS[col.kind][0]
+                v, kind = _unpack(v, col.kind)
+                fmt = KINDS[kind][0]
                 target = ws.cell(header_row + 1 + n, i)
                 if fmt and isinstance(v, (int, float, Decimal, date)):
                     target.number_format = fmt
                 if block.total and n == len(body) - 1:
                     target.font = bold
                 seen = widths.setdefault(ws.title, {})
-                seen[i] = max(seen.get(i, 8), min(60, len(number_text(v, col.kind, doc.lang)) + 2))
+                seen[i] = max(seen.get(i, 8), min(60, len(number_text(v, kind, doc.lang)) + 2))
         if not block.rows:
             ws.append([cell(block.empty)])
         if block.note:
@@ -233,107 +280,3 @@ def write_xlsx(doc: Document, out) -> None:
     if not sheets:
         sheet_for("")
     book.save(out)
-
-
-def _fonts() -> tuple[str, str]:
-    """DejaVu Sans from matplotlib's own files: every letter a name or a typed text may hold
-    (reportlab's built-in Helvetica has Latin-1 only), with nothing more to install."""
-    from pathlib import Path
-
-    import matplotlib
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    if "DejaVuSans" not in pdfmetrics.getRegisteredFontNames():
-        folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-        pdfmetrics.registerFont(TTFont("DejaVuSans", str(folder / "DejaVuSans.ttf")))
-        pdfmetrics.registerFont(TTFont("DejaVuSans-Bold", str(folder / "DejaVuSans-Bold.ttf")))
-        pdfmetrics.registerFontFamily("DejaVuSans", normal="DejaVuSans", bold="DejaVuSans-Bold",
-                                      italic="DejaVuSans", boldItalic="DejaVuSans-Bold")
-    return "DejaVuSans", "DejaVuSans-Bold"
-
-
-def write_pdf(doc: Document, out) -> None:
-    from reportlab.lib import colors
-    from reportlab.lib.enums import TA_RIGHT
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
-    from reportlab.lib.units import cm
-    from reportlab.platypus import (CondPageBreak, Image, KeepTogether, Paragraph as P, SimpleDocTemplate,
-                                    Spacer, Table as T, TableStyle)
-
-    regular, strong = _fonts()
-    body = ParagraphStyle("body", fontName=regular, fontSize=9, leading=11.5)
-    cell_style = ParagraphStyle("cell", parent=body, fontSize=8, leading=10)
-    number_style = ParagraphStyle("number", parent=cell_style, alignment=TA_RIGHT)
-    head_style = ParagraphStyle("head", parent=cell_style, fontName=strong)
-    head_number = ParagraphStyle("headnum", parent=head_style, alignment=TA_RIGHT)
-    title_style = ParagraphStyle("title", parent=body, fontName=strong, fontSize=14, leading=18, spaceAfter=2)
-    sub_style = ParagraphStyle("sub", parent=body, fontSize=10, leading=13)
-    h2 = ParagraphStyle("h2", parent=body, fontName=strong, fontSize=10.5, leading=14, spaceBefore=10, spaceAfter=4)
-    note_style = ParagraphStyle("note", parent=body, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#444444"))
-
-    def text(value) -> str:
-        return escape(str(value)).replace("\n", "<br/>")
-
-    width = A4[0] - 3.6 * cm
-    flow = [P(text(doc.title), title_style), P(text(doc.office), sub_style),
-            P(text(doc.period), sub_style), Spacer(1, 0.3 * cm)]
-    for block in doc.blocks:
-        if isinstance(block, Paragraph):
-            flow.append(P(text(block.text), h2 if block.heading else body))
-        elif isinstance(block, Chart):
-            from reportlab.lib.utils import ImageReader
-
-            w, h = ImageReader(io.BytesIO(block.png)).getSize()
-            shown = min(block.width_cm * cm, width)
-            flow.append(KeepTogether([P(text(block.title), h2),
-                                      Image(io.BytesIO(block.png), width=shown, height=shown * h / w)]))
-        elif isinstance(block, Table):
-            numeric = [KINDS[c.kind][0] is not None and c.kind not in ("date", "datetime") for c in block.columns]
-            header = [P(text(c.title), head_number if num else head_style) for c, num in zip(block.columns, numeric)]
-            rows = [[P(text(number_text(v, c.kind, doc.lang)), number_style if num else cell_style)
-                     for v, c, num in zip(row, block.columns, numeric)]
-                    for row in block.rows + ([block.total] if block.total else [])]
-            if not rows:
-                rows = [[P(text(block.empty), cell_style)] + [""] * (len(block.columns) - 1)]
-            weights = sum(c.width for c in block.columns)
-            table = T([header] + rows, colWidths=[width * c.width / weights for c in block.columns], repeatRows=1)
-            style = [("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#8a99a8")),
-                     ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde6f0")),
-                     ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                     ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]
-            style += [("BACKGROUND", (0, i), (-1, i), colors.HexColor("#f4f6f8")) for i in range(2, len(rows) + 1, 2)]
-            if block.total:
-                style.append(("LINEABOVE", (0, -1), (-1, -1), 1, colors.black))
-            if not block.rows:
-                style.append(("SPAN", (0, 1), (-1, 1)))
-            table.setStyle(TableStyle(style))
-            flow += [CondPageBreak(3 * cm), P(text(block.title), h2), table]
-            if block.note:
-                flow += [Spacer(1, 2), P(text(block.note), note_style)]
-    if doc.signature:
-        sig = doc.signature
-        sign = [P(text(sig.place_date), body), P(text(sig.role), body), Spacer(1, 1.8 * cm),
-                P(f"<u>{text(sig.name)}</u>" if sig.name else "(" + "_" * 30 + ")", body)]
-        if sig.note:
-            sign.append(P(text(sig.note), body))
-        block = T([["", sign]], colWidths=[width * 0.55, width * 0.45])
-        block.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
-        flow += [Spacer(1, 0.8 * cm), KeepTogether([block])]
-
-    footer_left = f"{doc.office} · {doc.title} · {doc.period}"
-    stamp = f"{doc.generated:%Y-%m-%d %H:%M}" if doc.generated else ""
-    page_word = "Halaman" if doc.lang == "id" else "Page"
-
-    def decorate(canvas, template):
-        canvas.saveState()
-        canvas.setFont(regular, 7)
-        canvas.setFillColor(colors.HexColor("#555555"))
-        canvas.drawString(1.8 * cm, 1.1 * cm, footer_left[:110])
-        canvas.drawRightString(A4[0] - 1.8 * cm, 1.1 * cm, f"{page_word} {template.page}  {stamp}")
-        canvas.restoreState()
-
-    pdf = SimpleDocTemplate(out, pagesize=A4, leftMargin=1.8 * cm, rightMargin=1.8 * cm, topMargin=1.6 * cm,
-                            bottomMargin=1.8 * cm, title=doc.title, author=doc.office, subject=doc.period)
-    pdf.build(flow, onFirstPage=decorate, onLaterPages=decorate)

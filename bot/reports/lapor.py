@@ -35,12 +35,6 @@ COLUMNS = [("ticket", "text", 1.2), ("arrived", "datetime", 1.2), ("tracking", "
 TITLE_MAX = 100
 
 
-def last_full_month(local_now: datetime) -> str:
-    """The month before the one `local_now` (office time) is in: YYYY-MM."""
-    year, month = (local_now.year, local_now.month - 1) if local_now.month > 1 else (local_now.year - 1, 12)
-    return f"{year:04d}-{month:02d}"
-
-
 def title_of(text: str) -> str:
     """LAPOR!'s title is a summary the admin writes; offered: the text's first sentence."""
     first = re.split(r"(?<=[.!?])\s|\n", text.strip(), maxsplit=1)[0].strip()
