@@ -128,8 +128,8 @@ class Runtime:
         """Acknowledge one delivery: store it in one statement and commit (then a 2xx is
         safe: it will be handled exactly once, by this process's inbound loop or a worker's).
         False when it was a repeat. `raw` (the provider's payload) is never stored."""
-        with self.transaction() as s:
-            new = inbound_queue.store(s, channel, provider_id, inbound, self.clock())
+        with self.engine.begin() as conn:
+            new = inbound_queue.store(conn, channel, provider_id, inbound, self.clock())
         if new and inbound is not None:
             self.wake_inbound()
         return new

@@ -27,11 +27,11 @@ import hashlib
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from flows.messages import Attachment, Inbound
-from storage.db import upsert_insert
 from storage.models import InboundMessage
 
 
@@ -62,20 +62,19 @@ def inbound_of(row: InboundMessage) -> Inbound | None:
     return Inbound(**data)
 
 
-def store(session: Session, channel: str, provider_message_id: str, inbound: Inbound | None, now: datetime) -> bool:
+def store(conn: Connection, channel: str, provider_message_id: str, inbound: Inbound | None, now: datetime) -> bool:
     """Store a delivery to be handled; False if it was stored before (a retry or a
     duplicate). One statement: INSERT ... ON CONFLICT DO NOTHING, on PostgreSQL and SQLite
-    alike. A delivery with nothing to do (None) is stored as handled already."""
-    return record(session, channel, provider_message_id, inbound.chat_id if inbound else None,
-                  pending_payload(inbound) if inbound else outline(None), now, handled=inbound is None)
-
-
-def record(session: Session, channel: str, provider_message_id: str, chat_id: str | None,
-           payload: dict, now: datetime, handled: bool = True) -> bool:
-    stored = session.execute(
-        upsert_insert(session, InboundMessage)
-        .values(channel=channel, provider_message_id=provider_message_id, chat_id=chat_id, payload=payload,
-                received_at=now, handled_at=now if handled else None, tries=0)
+    alike, on a plain connection (no unit of work: the webhook's whole transaction is this
+    statement, and on SQLite it takes the write lock itself). A delivery with nothing to do
+    (None) is stored as handled already."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stored = conn.execute(
+        dialect.insert(InboundMessage)
+        .values(channel=channel, provider_message_id=provider_message_id,
+                chat_id=inbound.chat_id if inbound else None,
+                payload=pending_payload(inbound) if inbound else outline(None),
+                received_at=now, handled_at=None if inbound else now, tries=0)
         .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
         .returning(InboundMessage.id)).scalar_one_or_none()
     return stored is not None
