@@ -1,7 +1,10 @@
 """Inbound: valid, authenticated Telegram updates from thousands of distinct chats,
 against the production setup (gunicorn + PostgreSQL + Redis) and the embedded one
 (waitress + SQLite + in-process Redis), each next to a bare Flask "hello" view on the
-same server setup. Afterwards every 2xx is checked to have its inbound row."""
+same server setup. Afterwards every 2xx is checked to have its inbound row. A webhook
+acknowledges (stores the update and answers); the production web processes never handle,
+`aduan run` handles in a thread beside its server, and `sqlite_ack_only` is `aduan run
+--no-worker`: the acknowledgement alone."""
 from __future__ import annotations
 
 import http.client
@@ -135,6 +138,19 @@ def main() -> None:
                       "port=int(sys.argv[1]), threads=8)" % str(ROOT)]
     measure("sqlite",
             lambda port: start([PY, "-m", "bot", "run", "--port", str(port), "--no-scheduler"], env, tmp),
+            lambda port: start(hello_waitress + [str(port)], {}, tmp),
+            f"sqlite:///{db}")
+    # embedded, acknowledgement only: the same server with no inbound loop beside it (the
+    # webhook stores and answers; nothing handles), on a database of its own. The "pg" run
+    # above is acknowledgement-only already: gunicorn's web processes never handle.
+    db = tmp / "bench-ack.db"
+    for suffix in ("", "-wal", "-shm"):
+        (tmp / f"bench-ack.db{suffix}").unlink(missing_ok=True)
+    env = dict(env, ADUAN_DATABASE_URL=f"sqlite:///{db}")
+    migrate(env, tmp)
+    measure("sqlite_ack_only",
+            lambda port: start([PY, "-m", "bot", "run", "--port", str(port), "--no-scheduler", "--no-worker"],
+                               env, tmp),
             lambda port: start(hello_waitress + [str(port)], {}, tmp),
             f"sqlite:///{db}")
 

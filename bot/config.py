@@ -241,6 +241,15 @@ class SchedulerSettings(_Section):
     tick_seconds: float = Field(30.0, ge=1.0, le=3600.0)  # how often due deadlines are looked for
 
 
+class InboundSettings(_Section):
+    # A message whose handling fails this many times is set aside (the coordinators are
+    # told) so that its chat's later messages are handled.
+    max_tries: int = Field(5, ge=1, le=100)
+    # How often an idle worker looks for stored messages another process acknowledged
+    # (a message acknowledged by this same process wakes it at once).
+    poll_seconds: float = Field(0.2, ge=0.01, le=10.0)
+
+
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
@@ -274,6 +283,7 @@ class Settings(_Section):
     survey: SurveySettings = SurveySettings()
     digest: DigestSettings = DigestSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    inbound: InboundSettings = InboundSettings()
     server: ServerSettings = ServerSettings()
     _source: str = PrivateAttr("(embedded defaults)")
 

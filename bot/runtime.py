@@ -20,21 +20,22 @@ from bot.channels.webchat import UploadStore
 from bot.channels.whatsapp import WhatsAppSender
 from bot.config import Settings
 from bot.files import FileLinks, base_url
+from bot.inbound import InboundLoop
 from bot.outbound import Dispatcher, Housekeeping, OutboundLoop
 from flows.calendar import OfficeCalendar
 from flows.messages import Inbound
 from flows.workflow import Workflow
 from handlers.citizen import CitizenConversation
 from handlers.officer import OfficerConversation
-from handlers.inbound import process
 from handlers.office import Office
+from storage import inbound as inbound_queue
 from storage.cases import CaseService
 from storage.models import Outbox, utcnow
 from storage.outbox import FAILED, PENDING, by_provider_id, mark_sent
 from storage.limits import MessageRate, Refused, SubmissionQuota
 from storage.redis_store import MEMORY_URL
 from bot.worker import enqueue_drain, rq_connection
-from storage.db import lock_conversation, make_engine, make_sessionmaker, transaction
+from storage.db import make_engine, make_sessionmaker, transaction
 from storage.migrate import is_current
 from storage.redis_store import connect
 
@@ -124,19 +125,23 @@ class Runtime:
         return OfficerConversation(self.conversation.office, self.settings.telegram.officer_group_chat_id)
 
     def receive(self, channel: str, provider_id: str, inbound: Inbound | None, raw: dict) -> bool:
-        """Store and handle one delivery; returns only after the commit (then a 2xx is safe).
-        False when it was a repeat. One conversation's messages never race each other."""
-        now = self.clock()
-        if inbound is None:
-            with self.transaction() as s:
-                return process(s, self.conversation, self.officers, channel, provider_id, None, raw, now)
-        with self.transaction() as s:
-            lock_conversation(s, channel, inbound.chat_id)
-            new = process(s, self.conversation, self.officers, channel, provider_id, inbound, raw, now)
-            chats = s.info.pop("outbox_chats", set())
-        for out_channel, chat_id in chats:
-            self.wake_outbound(out_channel, chat_id)
+        """Acknowledge one delivery: store it in one statement and commit (then a 2xx is
+        safe: it will be handled exactly once, by this process's inbound loop or a worker's).
+        False when it was a repeat. `raw` (the provider's payload) is never stored."""
+        with self.engine.begin() as conn:
+            new = inbound_queue.store(conn, channel, provider_id, inbound, self.clock())
+        if new and inbound is not None:
+            self.wake_inbound()
         return new
+
+    @cached_property
+    def inbound(self) -> InboundLoop:
+        return InboundLoop(self, max_tries=self.settings.inbound.max_tries,
+                           idle=self.settings.inbound.poll_seconds)
+
+    def wake_inbound(self) -> None:
+        if "inbound" in self.__dict__ and self.inbound.running:
+            self.inbound.wake()
 
     def record_delivery_status(self, channel: str, provider_message_id: str, status: str,
                                error_code: str | None) -> None:
@@ -251,6 +256,8 @@ class Runtime:
         return is_current(self.engine)
 
     def close(self) -> None:
+        if "inbound" in self.__dict__:
+            self.inbound.stop()
         if "scheduler" in self.__dict__:
             self.scheduler.stop()
         if "outbound" in self.__dict__:

@@ -1,5 +1,6 @@
-"""The outbound worker: `aduan worker` (production) runs RQ jobs that drain one chat's
-outbox, plus a sweep that finds anything a lost job left behind.
+"""The workers of `aduan worker` (production): the inbound loop (bot.inbound) in a thread,
+and RQ jobs that drain one chat's outbox, plus a sweep that finds anything a lost job
+left behind.
 
 Jobs run in the worker's own process (RQ's SimpleWorker, no fork per job), so each
 worker process keeps one long-lived event loop and one initialized Telegram Bot.
@@ -9,6 +10,7 @@ nothing: the sweep sends the rows anyway.
 from __future__ import annotations
 
 import logging
+import threading
 
 import redis
 from rq import Queue, SimpleWorker
@@ -45,17 +47,28 @@ def enqueue_drain(connection: redis.Redis, channel: str, chat_id: str) -> None:
         drain_chat, channel, chat_id, job_timeout=300, result_ttl=0, failure_ttl=24 * 3600)
 
 
-def run_worker(runtime, burst: bool = False) -> None:
-    """Work the queue until stopped (or, with burst, until it is empty: then there is no
-    sweep either, so what the run did is exactly what the queue asked for)."""
+def run_worker(runtime, burst: bool = False, inbound: bool = True) -> None:
+    """Work the queues until stopped (or, with burst, until they are empty: then there is no
+    sweep either, so what the run did is exactly what the queue asked for). `inbound`: also
+    handle the stored inbound messages (bot.inbound), in a thread beside the RQ worker."""
     global _runtime
     _runtime = runtime
+    if inbound and burst:
+        runtime.inbound.drain()
+    elif inbound:
+        runtime.inbound.start()
     if not burst:
         runtime.outbound.start()  # the sweep
     try:
+        if not runtime.senders:  # nothing to send by a provider: handling is the whole job
+            if not burst:
+                threading.Event().wait()  # until the process is stopped
+            return
         connection = rq_connection(runtime.settings.redis.url)
         SimpleWorker([Queue(QUEUE, connection=connection)], connection=connection).work(
             burst=burst, logging_level="WARNING")
     finally:
         if not burst:
             runtime.outbound.stop()
+        if inbound:
+            runtime.inbound.stop()

@@ -1,5 +1,5 @@
-"""One inbound message, in one transaction: the inbound row (once), the conversation's
-changes, and every reply as an outbox row.
+"""One stored inbound message, handled in one transaction: the conversation's changes,
+every reply as an outbox row, and the row's "handled" mark (storage.inbound).
 
 A chat linked to an officer talks to the officers' conversation; `/petugas CODE` links
 one; everyone else talks to the citizens' conversation. A typed answer ("1", "belum",
@@ -18,6 +18,7 @@ from flows.choices import MAX_CHARS, pick
 from flows.i18n import language, t
 from flows.messages import Inbound, Reply
 from handlers.citizen import CitizenConversation
+from handlers.notify import officers_in, send_to_officer
 from handlers.officer import OfficerConversation
 from storage import inbound as inbound_log
 from storage.errors import StorageError
@@ -30,18 +31,25 @@ ENROL = ("petugas", "officer")
 LINK = ("webchat",)  # an enrolled officer asks for a code to use the web chat too
 
 
-def process(session: Session, citizens: CitizenConversation, officers: OfficerConversation, channel: str,
-            provider_message_id: str, inbound: Inbound | None, raw: dict, now: datetime) -> bool:
-    """Handle a delivery; False (and no effect) if it was handled before. `raw` (the
-    provider's payload) is not stored: its outline is (storage.inbound)."""
-    chat_id = inbound.chat_id if inbound is not None else None
-    if not inbound_log.record(session, channel, provider_message_id, chat_id, inbound_log.outline(inbound), now):
-        return False
-    if inbound is None:
-        return True  # recorded; nothing to do (an edited message, a group chat, …)
-    for reply in route(session, citizens, officers, inbound, now):
-        enqueue(session, inbound.channel, inbound.chat_id, reply, now=now)
-    return True
+def handle(session: Session, citizens: CitizenConversation, officers: OfficerConversation, row, now: datetime) -> None:
+    """Handle one stored delivery (the worker holds its chat): the conversation's changes,
+    every reply as an outbox row, and the "handled" mark, all in the caller's transaction."""
+    inbound = inbound_log.inbound_of(row)
+    if inbound is not None:
+        for reply in route(session, citizens, officers, inbound, now):
+            enqueue(session, inbound.channel, inbound.chat_id, reply, now=now)
+    inbound_log.mark_handled(row, inbound, now)
+
+
+def set_aside(session: Session, office, row, tries: int, now: datetime) -> None:
+    """A message that failed `tries` times was set aside: the coordinators hear of it (the
+    channel and the row's number; nothing of what it said, which is gone anyway)."""
+    roles = office.workflow.roles_of_kind("coordinator")
+    log.error("inbound #%s on %s set aside after %s tries", row.id, row.channel, tries)
+    for officer in officers_in(session, roles):
+        send_to_officer(session, officer, Reply(t(officer.language, "officer.inbound_set_aside", number=row.id,
+                                                  channel=t(officer.language, f"channel.{row.channel}"),
+                                                  tries=tries)), None, now)
 
 
 def route(session, citizens, officers, inbound: Inbound, now) -> list[Reply]:

@@ -1,24 +1,37 @@
-"""Inbound messages, recorded once: the provider's id is unique per channel.
+"""Inbound messages: recorded once (the provider's id is unique per channel), then handled
+in order per chat by the workers. The table is the queue: a row with no `handled_at` is
+still to handle.
 
-What is kept of a delivery is what dedupe and audit need, never the raw payload: the
-channel, the provider's id, the chat, the time, and an outline (what kind of event, which
-command without its argument, how many files). Why not the raw payload for some hours:
-nothing reads it back (the delivery is handled in the same transaction that records it,
-handlers.inbound.process), and what it carries is exactly what must not stay readable: the
-citizen's name, phone and complaint as typed, an officer's enrolment code (`/petugas
-CODE`), the fields of a form the citizen then cancelled. Stored even for an hour, it would
-be in the database's backups and write-ahead log. When deliveries are acknowledged first
-and handled later (DESIGN, "where this is going"), the payload is kept until the handling
-and reduced to this outline in the transaction that marks it handled.
+What a webhook stores is what handling needs: the normalized message (storage's
+`pending` payload: the text, the button, the files' references, the language hint, the
+sender's number, the client address the web chat saw for its abuse limits), never the
+provider's raw payload. It is kept only until the message is handled: the transaction
+that writes the message's effects and its `handled_at` also reduces the payload to its
+outline (what kind of event, which command without its argument, how many files), which
+is all that dedupe and audit need. Why not keep more: what it carries is exactly what must
+not stay readable (the citizen's name, phone and complaint as typed, an officer's
+enrolment code `/petugas CODE`, the fields of a form the citizen then cancelled), and
+every stored hour is in the database's backups and write-ahead log.
+
+Order and claims: a worker takes a chat, not a row. `pending_chats` lists the chats with
+work, oldest first (the fair queue: one office today; with offices it is ordered per
+office first); `claim_chat` holds that chat for the transaction (PostgreSQL: a
+transaction-scoped advisory lock on the chat, the same key as storage.db's
+lock_conversation, tried without waiting so the worker moves on to another chat; SQLite:
+the unit of work already holds the one write lock); then `next_of_chat` reads the lowest
+unhandled id of the chat, after the lock, so it sees every commit before it.
 """
 from __future__ import annotations
 
+import hashlib
+from dataclasses import asdict
 from datetime import datetime
 
+from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from flows.messages import Inbound
-from storage.db import upsert_insert
+from flows.messages import Attachment, Inbound
 from storage.models import InboundMessage
 
 
@@ -36,15 +49,81 @@ def outline(inbound: Inbound | None) -> dict:
     return out
 
 
-def record(session: Session, channel: str, provider_message_id: str, chat_id: str | None,
-           payload: dict, now: datetime) -> bool:
-    """Store the delivery (`payload`: its outline); False if it was stored before (a retry
-    or a duplicate). One statement: INSERT ... ON CONFLICT DO NOTHING, on PostgreSQL and
-    SQLite alike."""
-    stored = session.execute(
-        upsert_insert(session, InboundMessage)
-        .values(channel=channel, provider_message_id=provider_message_id, chat_id=chat_id, payload=payload,
-                received_at=now)
+def pending_payload(inbound: Inbound) -> dict:
+    """What handling needs of the message, kept until it is handled."""
+    return {"pending": asdict(inbound)}
+
+
+def inbound_of(row: InboundMessage) -> Inbound | None:
+    data = (row.payload or {}).get("pending")
+    if data is None:
+        return None
+    data = dict(data, attachments=tuple(Attachment(**a) for a in data.get("attachments") or ()))
+    return Inbound(**data)
+
+
+def store(conn: Connection, channel: str, provider_message_id: str, inbound: Inbound | None, now: datetime) -> bool:
+    """Store a delivery to be handled; False if it was stored before (a retry or a
+    duplicate). One statement: INSERT ... ON CONFLICT DO NOTHING, on PostgreSQL and SQLite
+    alike, on a plain connection (no unit of work: the webhook's whole transaction is this
+    statement, and on SQLite it takes the write lock itself). A delivery with nothing to do
+    (None) is stored as handled already."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stored = conn.execute(
+        dialect.insert(InboundMessage)
+        .values(channel=channel, provider_message_id=provider_message_id,
+                chat_id=inbound.chat_id if inbound else None,
+                payload=pending_payload(inbound) if inbound else outline(None),
+                received_at=now, handled_at=None if inbound else now, tries=0)
         .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
         .returning(InboundMessage.id)).scalar_one_or_none()
     return stored is not None
+
+
+def pending_chats(session: Session, limit: int = 50) -> list[tuple[str, str]]:
+    """The chats with unhandled messages, the one waiting longest first."""
+    first = func.min(InboundMessage.id)
+    rows = session.execute(select(InboundMessage.channel, InboundMessage.chat_id)
+                           .where(InboundMessage.handled_at.is_(None))
+                           .group_by(InboundMessage.channel, InboundMessage.chat_id)
+                           .order_by(first).limit(limit)).all()
+    return [(channel, chat) for channel, chat in rows]
+
+
+def chat_key(channel: str, chat_id: str) -> int:
+    digest = hashlib.blake2b(f"{channel}:{chat_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def claim_chat(session: Session, channel: str, chat_id: str) -> bool:
+    """Hold this chat until the transaction ends; False if another worker holds it."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True  # BEGIN IMMEDIATE: this transaction is the only writer
+    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"),
+                               {"key": chat_key(channel, chat_id)}))
+
+
+def next_of_chat(session: Session, channel: str, chat_id: str) -> InboundMessage | None:
+    """The chat's lowest unhandled message (call it with the chat claimed)."""
+    return session.scalar(select(InboundMessage).where(
+        InboundMessage.channel == channel, InboundMessage.chat_id == chat_id,
+        InboundMessage.handled_at.is_(None)).order_by(InboundMessage.id).limit(1))
+
+
+def mark_handled(row: InboundMessage, inbound: Inbound | None, now: datetime) -> None:
+    """Handled: the payload is reduced to its outline in the same transaction."""
+    row.payload, row.handled_at = outline(inbound), now
+
+
+def failed(session: Session, row_id: int, max_tries: int, now: datetime) -> InboundMessage | None:
+    """Count a failed attempt at a message; the row if that was its last try, now set aside
+    (handled, with its outline only: its chat's later messages go on)."""
+    session.execute(update(InboundMessage).where(InboundMessage.id == row_id)
+                    .values(tries=InboundMessage.tries + 1))
+    row = session.get(InboundMessage, row_id, populate_existing=True)
+    if row is None or row.handled_at is not None or row.tries < max_tries:
+        return None
+    inbound = inbound_of(row)
+    row.payload = dict(outline(inbound), set_aside=True)
+    row.handled_at = row.set_aside_at = now
+    return row

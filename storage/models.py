@@ -320,16 +320,22 @@ class AccessAttempt(Base):
 
 
 class InboundMessage(Base):
-    """Every webhook delivery that was accepted, once (the provider's id is unique)."""
+    """Every webhook delivery that was accepted, once (the provider's id is unique); the
+    queue of what is still to handle (handled_at NULL), in id order per chat."""
 
     __tablename__ = "inbound_messages"
-    __table_args__ = (UniqueConstraint("channel", "provider_message_id"),)
+    __table_args__ = (UniqueConstraint("channel", "provider_message_id"),
+                      Index("ix_inbound_messages_pending", "channel", "chat_id", "id",
+                            postgresql_where=text("handled_at IS NULL"), sqlite_where=text("handled_at IS NULL")))
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))
     provider_message_id: Mapped[str] = mapped_column(String(100))
     chat_id: Mapped[str | None] = mapped_column(String(100))
     payload: Mapped[dict] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # failed attempts
+    set_aside_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a poison message, given up on
 
 
 class ChatSession(Base):

@@ -159,6 +159,22 @@ def redis_prefix():
     return f"aduan-test-{uuid.uuid4().hex[:8]}"
 
 
+def handled_at_once(runtime) -> None:
+    """The one place where every harness (tests/chat.py, tests/wire.py, the page tests)
+    hands a message in: after a webhook stores it, run the inbound loop until it is idle,
+    in this thread, as the workers do within a second. So a test sees the replies as soon
+    as its post is answered, and what it checks keeps its meaning. `make_runtime(...,
+    handle=False)` leaves the messages stored and unhandled, as a dead worker would."""
+    store = runtime.receive
+
+    def receive(*args, **kwargs):
+        new = store(*args, **kwargs)
+        runtime.inbound.drain()
+        return new
+
+    runtime.receive = receive
+
+
 @pytest.fixture
 def make_runtime(database_url, engine, tmp_path, monkeypatch):
     """Runtimes on the test database, each with a fresh in-process Redis."""
@@ -169,13 +185,15 @@ def make_runtime(database_url, engine, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # var/secret.key lands here
     made = []
 
-    def make(clock=None, **sections):
+    def make(clock=None, handle=True, **sections):
         monkeypatch.setattr(storage.redis_store, "_memory_server", None)
         # Tests post at machine speed; the tests of the limits set their own.
         sections["webchat"] = {"messages_per_second": 1000, "message_burst": 1000, **sections.get("webchat", {})}
         settings = Settings.model_validate({"database": {"url": database_url}, **sections})
         runtime = Runtime(settings, clock=clock) if clock else Runtime(settings)
         made.append(runtime)
+        if handle:
+            handled_at_once(runtime)
         return runtime
 
     yield make

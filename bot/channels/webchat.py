@@ -6,7 +6,10 @@ harmless. A file comes as `POST /webchat/api/files` (multipart: id, file), is he
 the uploads folder and enters the conversation as an attachment like a Telegram photo;
 the attachment fetcher moves it into the case's folder once the complaint is filed.
 Out: the page polls `GET /webchat/api/messages?after=N`; for this channel the outbox
-row is "accepted by the provider" when the page has fetched it.
+row is "accepted by the provider" when the page has fetched it. A post is answered once
+the message is stored; it is handled a moment later (bot.inbound), so the page polls
+again soon after each post, and the cookie's nonce is rotated on the poll that brings
+the reply of a message that gained the chat rights.
 
 The cookie (signed, HttpOnly, SameSite=Lax, Secure behind https, `webchat.session_days`)
 holds the visitor id and a nonce whose hash is kept in `chat_sessions`: the nonce is
@@ -193,7 +196,8 @@ def blueprint() -> Blueprint:
 
     @bp.post("/webchat/api/messages")
     def post_message():
-        """A visitor's message or button press; 200 once it is stored."""
+        """A visitor's message or button press; 200 once it is stored (the reply follows in
+        the outbox a moment later, when a worker has handled it: the page polls for it)."""
         data = request.get_json(silent=True)
         if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not _ID.match(data["id"]):
             return jsonify(error="send JSON with an id of 8-64 letters, digits, '-' or '_'"), 400
@@ -278,6 +282,8 @@ def blueprint() -> Blueprint:
         # "fresh": this browser has no live session (ended, expired, or never had one): the
         # page drops what it shows of an old conversation; its next message starts one.
         messages = runtime.fetch_webchat(chat, after) if chat is not None else []
+        if messages:  # a message handled after its post was answered may have raised the chat
+            _rotate_if_raised(runtime, chat)
         return jsonify(messages=messages, fresh=bool(g.get("aduan_fresh")))
 
     return bp

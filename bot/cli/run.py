@@ -9,7 +9,8 @@ from bot import logs
 @click.option("--port", default=None, type=click.IntRange(1, 65535),
               help="Port (default: server.port, 8080).")
 @click.option("--no-worker", is_flag=True,
-              help="Do not send the outbox from this process (run `aduan worker` processes instead).")
+              help="Do not handle messages or send the outbox in this process (run `aduan worker` "
+                   "processes instead).")
 @click.option("--no-scheduler", is_flag=True,
               help="Do not run the scheduler in this process (run `aduan scheduler` instead).")
 @click.pass_obj
@@ -30,7 +31,8 @@ def run(obj, host, port, no_worker, no_scheduler):
                f"- database {rt.engine.url.get_backend_name()}, redis {settings.redis.url.split('@')[-1]}, "
                f"channels: {channels}")
     if not no_worker:
-        rt.outbound.start()  # the embedded worker: drains the outbox in this process
+        rt.inbound.start()  # the embedded workers: handle what the webhooks stored,
+        rt.outbound.start()  # and drain the outbox, in this process
     if not no_scheduler:
         rt.scheduler.start()  # reminders, breaches, automatic transitions
     try:
@@ -39,6 +41,7 @@ def run(obj, host, port, no_worker, no_scheduler):
         raise click.ClickException(f"cannot serve on {host}:{port}: {exc}") from None
     finally:
         rt.scheduler.stop()
+        rt.inbound.stop()
         rt.outbound.stop()
 
 

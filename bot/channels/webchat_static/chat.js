@@ -30,7 +30,9 @@
     body.id = id();
     if (shown) { bubble(shown, "me"); }
     sending++;
-    var done = function () { sending--; poll(); };
+    // The post is answered once the message is stored; the reply follows when a worker
+    // has handled it, a moment later: look again soon, then at the usual pace.
+    var done = function () { sending--; poll(); setTimeout(poll, 250); setTimeout(poll, 700); };
     var attempt = function (n) {
       return fetch("/webchat/api/messages", {
         method: "POST", credentials: "same-origin",

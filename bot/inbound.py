@@ -1,0 +1,122 @@
+"""The inbound workers: handle what the webhooks stored, one chat's messages strictly in
+order, each message's effects and its "handled" mark in one transaction.
+
+Every process that handles messages runs this loop: `aduan run` in a thread beside its web
+server (sharing SQLite's single writer), `aduan worker` in production, any number of them.
+A round looks at the chats with work, oldest first, and takes one message of each chat it
+can claim (storage.inbound says how a chat is claimed), so a chat with a long backlog
+does not hold up the others. A crash before the commit leaves the row unhandled: the next
+round, in this process or another, handles it again, and since nothing of the first
+attempt was committed its effects happen once.
+
+A message whose handling raises is tried again; after `inbound.max_tries` failures it is
+set aside (marked handled with its outline only, `set_aside_at` set) and the coordinators
+are told, so the chat's later messages are handled: one broken message never stops a
+conversation. Losing the database (a connection error) is not the message's fault and
+does not count as a try; the loop waits and looks again.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from handlers.inbound import handle, set_aside
+from storage import inbound as queue
+
+log = logging.getLogger(__name__)
+
+
+class InboundLoop:
+    def __init__(self, runtime, max_tries: int = 5, idle: float = 0.5):
+        self.runtime, self.max_tries, self.idle = runtime, max_tries, idle
+        self._wake, self._stop = threading.Event(), threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- one message -------------------------------------------------------------------
+    def handle_next(self, channel: str, chat_id: str) -> bool:
+        """Handle the lowest unhandled message of this chat, if this worker can claim the
+        chat; True if one was handled (or set aside)."""
+        rt, now, row_id = self.runtime, self.runtime.clock(), None
+        try:
+            with rt.transaction() as s:
+                if not queue.claim_chat(s, channel, chat_id):
+                    return False  # another worker has it; its messages stay in order there
+                row = queue.next_of_chat(s, channel, chat_id)
+                if row is None:
+                    return False
+                row_id = row.id
+                handle(s, rt.conversation, rt.officers, row, now)
+                chats = s.info.pop("outbox_chats", set())
+        except (OperationalError, InterfaceError):
+            raise  # the database, not the message: no try is counted
+        except Exception:
+            log.warning("inbound #%s on %s failed", row_id, channel, exc_info=True)
+            if row_id is not None:
+                self._failed(row_id)
+            return False
+        for out_channel, out_chat in chats:
+            rt.wake_outbound(out_channel, out_chat)
+        return True
+
+    def _failed(self, row_id: int) -> None:
+        rt = self.runtime
+        with rt.transaction() as s:
+            row = queue.failed(s, row_id, self.max_tries, rt.clock())
+            if row is not None:
+                set_aside(s, rt.conversation.office, row, self.max_tries, rt.clock())
+                chats = s.info.pop("outbox_chats", set())
+            else:
+                chats = set()
+        for out_channel, out_chat in chats:
+            rt.wake_outbound(out_channel, out_chat)
+
+    # -- rounds ------------------------------------------------------------------------
+    def run_once(self) -> int:
+        """One round: one message of each chat with work; how many were handled."""
+        with self.runtime.sessions() as s:
+            chats = queue.pending_chats(s)
+        return sum(self.handle_next(channel, chat) for channel, chat in chats)
+
+    def drain(self, rounds: int = 10_000) -> int:
+        """Handle until nothing is left that this worker can claim (tests, `--burst`)."""
+        done = 0
+        for _ in range(rounds):
+            with self.runtime.sessions() as s:
+                if not queue.pending_chats(s, limit=1):
+                    return done
+            handled = self.run_once()
+            done += handled
+            if not handled and self._stop.wait(0.01):
+                return done
+        return done
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # the database is away: the rows wait, look again soon
+                log.warning("inbound round failed", exc_info=True)
+                busy = 0
+            if not busy:
+                self._wake.wait(self.idle)
+                self._wake.clear()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name="inbound", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10)

@@ -1,0 +1,153 @@
+"""Acknowledge first, handle in order: a 2xx means the delivery is stored; the inbound
+workers (bot.inbound) handle each chat's messages in order, their effects exactly once."""
+import threading
+import time
+
+import pytest
+from sqlalchemy import select
+
+import handlers.inbound
+import storage.inbound
+from bot.app import create_app
+from flows.messages import Inbound
+from storage.models import InboundMessage, Outbox
+from tests.chat import Chat, enrol
+
+SECRET = "ack-secret"
+HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+
+
+def update(uid, text, chat=4242):
+    return {"update_id": uid, "message": {
+        "message_id": uid, "date": 1744077600, "text": text, "chat": {"id": chat, "type": "private"},
+        "from": {"id": chat, "is_bot": False, "first_name": "Siti", "language_code": "id"}}}
+
+
+def rows(runtime, model=InboundMessage, **where):
+    with runtime.sessions() as s:
+        return s.scalars(select(model).filter_by(**where).order_by(model.id)).all()
+
+
+def test_a_2xx_means_stored_and_the_next_worker_handles_it(make_runtime):
+    """The web process answers once the row is committed and dies before handling it: a
+    worker started afterwards (another runtime on the same database) handles it."""
+    web = make_runtime(handle=False, telegram={"secret_token": SECRET})
+    r = create_app(runtime=web).test_client().post("/webhooks/telegram", json=update(1, "/mulai"), headers=HEADERS)
+    assert r.status_code == 200
+    [row] = rows(web, channel="telegram")
+    assert row.handled_at is None and row.payload["pending"]["text"] == "/mulai"
+    assert rows(web, Outbox, chat_id="4242") == []
+    web.close()
+
+    worker = make_runtime(handle=False, telegram={"secret_token": SECRET})
+    assert worker.inbound.drain() >= 1
+    [row] = rows(worker, channel="telegram")
+    assert row.handled_at is not None
+    assert row.payload == {"event": "message", "command": "mulai"}  # reduced to the outline
+    assert rows(worker, Outbox, chat_id="4242")
+
+
+def test_a_duplicate_delivery_changes_nothing(make_runtime):
+    runtime = make_runtime(telegram={"secret_token": SECRET})
+    client = create_app(runtime=runtime).test_client()
+    assert client.post("/webhooks/telegram", json=update(7, "/mulai"), headers=HEADERS).status_code == 200
+    replies = len(rows(runtime, Outbox, chat_id="4242"))
+    assert replies
+    assert client.post("/webhooks/telegram", json=update(7, "/mulai"), headers=HEADERS).status_code == 200
+    assert len(rows(runtime, channel="telegram")) == 1 and len(rows(runtime, Outbox, chat_id="4242")) == replies
+
+
+class Died(BaseException):
+    """The worker process dies (kill -9, OOM) mid-handling: nothing after this runs."""
+
+
+def test_a_worker_dying_after_the_effects_before_the_commit_leaves_no_effect(make_runtime, monkeypatch):
+    runtime = make_runtime(handle=False)
+    runtime.receive("webchat", "w-a:1", Inbound("webchat", "w-a", "w-a:1", text="/mulai"), {})
+    mark = storage.inbound.mark_handled
+
+    def die(*args):
+        raise Died  # the replies are in the session, unflushed or flushed, not committed
+
+    monkeypatch.setattr(storage.inbound, "mark_handled", die)
+    with pytest.raises(Died):
+        runtime.inbound.drain()
+    [row] = rows(runtime, chat_id="w-a")
+    assert row.handled_at is None and row.tries == 0 and rows(runtime, Outbox, chat_id="w-a") == []
+    monkeypatch.setattr(storage.inbound, "mark_handled", mark)
+    assert runtime.inbound.drain() >= 1
+    # exactly the replies of one handling: as many as the same message gives another chat
+    runtime.receive("webchat", "w-b:1", Inbound("webchat", "w-b", "w-b:1", text="/mulai"), {})
+    runtime.inbound.drain()
+    once = [o.payload["text"] for o in rows(runtime, Outbox, chat_id="w-b")]
+    assert [o.payload["text"] for o in rows(runtime, Outbox, chat_id="w-a")] == once
+
+
+def test_two_workers_keep_each_chat_in_order_and_handle_every_message_once(make_runtime, monkeypatch):
+    """Two workers (two runtimes: their own engines, as two processes) drain three chats of
+    eight messages each at once; every chat's messages are handled in the order stored."""
+    web = make_runtime(handle=False)
+    chats, per_chat = ["w-c1", "w-c2", "w-c3"], 8
+    for n in range(per_chat):
+        for chat in chats:
+            runtime_inbound = Inbound("webchat", chat, f"{chat}:{n}", text=f"pesan {n}")
+            web.receive("webchat", runtime_inbound.provider_message_id, runtime_inbound, {})
+    seen, who = [], {}
+    route = handlers.inbound.route
+
+    def watched(session, citizens, officers, inbound, now):
+        seen.append((inbound.chat_id, inbound.text))
+        who.setdefault(threading.current_thread().name, 0)
+        who[threading.current_thread().name] += 1
+        time.sleep(0.005)  # long enough for the other worker to try the same chat
+        return route(session, citizens, officers, inbound, now)
+
+    monkeypatch.setattr(handlers.inbound, "route", watched)
+    workers = [make_runtime(handle=False) for _ in range(2)]
+    threads = [threading.Thread(target=w.inbound.drain, name=f"worker{n}") for n, w in enumerate(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for chat in chats:
+        assert [text for c, text in seen if c == chat] == [f"pesan {n}" for n in range(per_chat)]
+    assert len(seen) == len(chats) * per_chat  # no message was handled twice (no rolled-back attempt)
+    assert all(r.handled_at is not None for chat in chats for r in rows(web, chat_id=chat))
+    if web.engine.dialect.name == "postgresql":
+        assert len(who) == 2, who  # both workers really worked, side by side
+
+
+def test_a_poison_message_is_set_aside_after_max_tries_and_the_coordinators_are_told(make_runtime, monkeypatch):
+    runtime = make_runtime(inbound={"max_tries": 3})
+    coordinator = enrol(runtime, runtime.workflow.roles_of_kind("coordinator")[0],
+                        channel="telegram", chat_id="t-koordinator")
+    route, attempts = handlers.inbound.route, []
+
+    def fragile(session, citizens, officers, inbound, now):
+        if inbound.text == "racun":
+            attempts.append(1)
+            raise ValueError("a bug this message finds")
+        return route(session, citizens, officers, inbound, now)
+
+    monkeypatch.setattr(handlers.inbound, "route", fragile)
+    citizen = Chat(runtime, channel="telegram", chat_id="t-warga")
+    assert citizen.say("racun") == []
+    assert len(attempts) == 3
+    [row] = rows(runtime, provider_message_id=citizen_last_id(runtime, "t-warga"))
+    assert row.set_aside_at is not None and row.tries == 3 and "pending" not in row.payload
+    [notice] = [p["text"] for p in coordinator.pop()]
+    assert f"nomor {row.id}" in notice and "3 kali" in notice and "racun" not in notice
+    assert citizen.say("/mulai")  # the chat's later messages are handled
+
+
+def citizen_last_id(runtime, chat):
+    with runtime.sessions() as s:
+        return s.scalar(select(InboundMessage.provider_message_id).where(InboundMessage.chat_id == chat)
+                        .order_by(InboundMessage.id.desc()).limit(1))
+
+
+def test_ignored_deliveries_are_stored_handled(make_runtime):
+    runtime = make_runtime(handle=False)
+    assert runtime.receive("telegram", "99", None, {})
+    [row] = rows(runtime, provider_message_id="99")
+    assert row.handled_at is not None and row.payload == {"event": "ignored"}
