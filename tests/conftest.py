@@ -200,3 +200,49 @@ def make_runtime_cached(make_runtime):
     runtime = make_runtime(telegram={"secret_token": "fuzz-secret"},
                            whatsapp={"auth_token": "fuzz-auth", "public_url": "https://aduan.example/webhooks/whatsapp"})
     return runtime, create_app(runtime=runtime).test_client()
+
+
+class _Chromium:
+    """One headless Chromium per worker, started on first use (a start costs 1-2 s); each test
+    gets it back as new (tests/test_webchat.py `browser`), or a new one if it broke."""
+
+    def __init__(self):
+        self.driver = None
+
+    def fresh(self):
+        if self.driver is not None:
+            try:
+                self.clean()
+            except Exception:  # a crashed or wedged browser: start another
+                self.quit()
+        if self.driver is None:
+            from tests.test_webchat import launch_chromium
+
+            self.driver = launch_chromium()
+        return self.driver
+
+    def clean(self):
+        from selenium.common.exceptions import NoAlertPresentException
+
+        try:
+            self.driver.switch_to.alert.dismiss()  # a confirm() a failed test left open
+        except NoAlertPresentException:
+            pass
+        self.driver.get("about:blank")  # the last page stops polling its server
+        self.driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+        self.driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+        self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+    def quit(self):
+        if self.driver is not None:
+            try:
+                self.driver.quit()
+            finally:
+                self.driver = None
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    holder = _Chromium()
+    yield holder
+    holder.quit()
