@@ -59,7 +59,7 @@ class Inbound:
     phone: str | None = None  # WhatsApp sender, or a contact the citizen shared
     reply_to: str | None = None  # the provider id of the message this one answers (Telegram)
     event: str = "message"  # message | blocked | unblocked
-    origin: str | None = None  # the client address the web chat saw: for abuse limits, never stored
+    origin: str | None = None  # the client address the web chat saw, for abuse limits: kept until handled, then dropped
 
     def __post_init__(self):
         _drop_controls(self)

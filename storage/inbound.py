@@ -110,6 +110,12 @@ def next_of_chat(session: Session, channel: str, chat_id: str) -> InboundMessage
         InboundMessage.handled_at.is_(None)).order_by(InboundMessage.id).limit(1))
 
 
+def is_handled(session: Session, channel: str, provider_message_id: str) -> bool:
+    """Whether this delivery has been handled (or set aside) by now."""
+    return session.scalar(select(InboundMessage.handled_at.is_not(None)).where(
+        InboundMessage.channel == channel, InboundMessage.provider_message_id == provider_message_id)) is True
+
+
 def mark_handled(row: InboundMessage, inbound: Inbound | None, now: datetime) -> None:
     """Handled: the payload is reduced to its outline in the same transaction."""
     row.payload, row.handled_at = outline(inbound), now

@@ -125,8 +125,8 @@ def escalated(session: Session, start: datetime, end: datetime, limit: int = 500
 def counts_since(session: Session, since: datetime, now: datetime) -> dict:
     """For the weekly digest: cases by state now, breaches and ratings since `since`."""
     by_state = dict(session.execute(select(Case.state, func.count()).group_by(Case.state)).all())
-    breaches = session.scalar(select(func.count()).select_from(Deadline).where(
-        and_(Deadline.breached_at >= since, Deadline.breached_at < now)))
+    breaches = session.scalar(select(func.count()).select_from(Deadline).where(  # a duty's are listed apart
+        and_(Deadline.breached_at >= since, Deadline.breached_at < now, Deadline.kind != "duty")))
     ratings, avg = session.execute(select(func.count(), func.avg(Rating.score)).where(
         Rating.created_at >= since, Rating.created_at < now)).one()
     return {"by_state": by_state, "breaches": breaches, "ratings": ratings,

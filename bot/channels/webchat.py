@@ -37,7 +37,7 @@ from sqlalchemy import select
 from flows.i18n import language, t
 from flows.intake import attachment_problem
 from flows.messages import Attachment, Inbound
-from storage import chat_sessions
+from storage import chat_sessions, inbound as inbound_queue
 from storage.models import Citizen, CitizenIdentity
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,20 @@ def _rotate_if_raised(runtime, chat: str) -> None:
         session["nonce"] = nonce
 
 
+HANDLED_WAIT = 3.0  # seconds a post waits for its message to be handled (usually milliseconds)
+
+
+def _wait_handled(runtime, provider_message_id: str) -> None:
+    deadline = time.monotonic() + HANDLED_WAIT
+    while True:
+        with runtime.sessions() as s:
+            if inbound_queue.is_handled(s, CHANNEL, provider_message_id):
+                return
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.02)
+
+
 def _too_fast(runtime, chat: str):
     """A 429 in the visitor's language if they post faster than the limit, else None."""
     refused = runtime.admit(CHANNEL, chat)
@@ -214,6 +228,11 @@ def blueprint() -> Blueprint:
                           language_hint=request.accept_languages.best_match(["id", "en"]),
                           origin=request.remote_addr)  # abuse limits and enrolment guesses per address
         runtime.receive(CHANNEL, inbound.provider_message_id, inbound, {"id": data["id"]})
+        # The session's nonce rotates in the response to the message that raised its rights
+        # (consent, /petugas, /status TICKET CODE), never on a poll, which anyone holding a
+        # copy of the old cookie could win. So this post waits, bounded, for its message to
+        # be handled; if it is not by then, the visitor's next post rotates it.
+        _wait_handled(runtime, inbound.provider_message_id)
         _rotate_if_raised(runtime, chat)
         return jsonify(ok=True)
 
@@ -282,8 +301,6 @@ def blueprint() -> Blueprint:
         # "fresh": this browser has no live session (ended, expired, or never had one): the
         # page drops what it shows of an old conversation; its next message starts one.
         messages = runtime.fetch_webchat(chat, after) if chat is not None else []
-        if messages:  # a message handled after its post was answered may have raised the chat
-            _rotate_if_raised(runtime, chat)
         return jsonify(messages=messages, fresh=bool(g.get("aduan_fresh")))
 
     return bp
