@@ -50,7 +50,14 @@ class InboundLoop:
                 handle(s, rt.conversation, rt.officers, row, now)
                 chats = s.info.pop("outbox_chats", set())
         except (OperationalError, InterfaceError):
-            raise  # the database, not the message: no try is counted
+            if not self._database_answers():
+                raise  # the database is away, not the message's fault: no try is counted
+            # the database answers, so the message itself hit it (a statement or lock timeout,
+            # a deadlock again and again): a try, so that max_tries sets it aside
+            log.warning("inbound #%s on %s failed in the database", row_id, channel, exc_info=True)
+            if row_id is not None:
+                self._failed(row_id)
+            return False
         except Exception:
             log.warning("inbound #%s on %s failed", row_id, channel, exc_info=True)
             if row_id is not None:
@@ -59,6 +66,14 @@ class InboundLoop:
         for out_channel, out_chat in chats:
             rt.wake_outbound(out_channel, out_chat)
         return True
+
+    def _database_answers(self) -> bool:
+        try:
+            with self.runtime.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+            return True
+        except Exception:
+            return False
 
     def _failed(self, row_id: int) -> None:
         rt = self.runtime
@@ -77,7 +92,14 @@ class InboundLoop:
         """One round: one message of each chat with work; how many were handled."""
         with self.runtime.sessions() as s:
             chats = queue.pending_chats(s)
-        return sum(self.handle_next(channel, chat) for channel, chat in chats)
+        done = 0
+        for channel, chat in chats:  # one chat's trouble never holds up the others
+            try:
+                done += self.handle_next(channel, chat)
+            except (OperationalError, InterfaceError):
+                log.warning("inbound: the database is away; chat on %s waits", channel)
+                break  # every chat would fail alike: the round ends, the rows wait
+        return done
 
     def drain(self, rounds: int = 10_000) -> int:
         """Handle until nothing is left that this worker can claim (tests, `--burst`)."""

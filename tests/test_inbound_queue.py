@@ -151,3 +151,27 @@ def test_ignored_deliveries_are_stored_handled(make_runtime):
     assert runtime.receive("telegram", "99", None, {})
     [row] = rows(runtime, provider_message_id="99")
     assert row.handled_at is not None and row.payload == {"event": "ignored"}
+
+
+def test_a_message_the_database_refuses_is_set_aside_and_other_chats_go_on(make_runtime, monkeypatch):
+    """A statement or lock timeout is an OperationalError although the database answers:
+    the message's fault, so it counts as a try, and it never holds up the other chats."""
+    from sqlalchemy.exc import OperationalError
+
+    runtime = make_runtime(inbound={"max_tries": 2}, handle=False)
+    route = handlers.inbound.route
+
+    def timing_out(session, citizens, officers, inbound, now):
+        if inbound.text == "lambat":
+            raise OperationalError("SELECT ...", {}, Exception("canceling statement due to statement timeout"))
+        return route(session, citizens, officers, inbound, now)
+
+    monkeypatch.setattr(handlers.inbound, "route", timing_out)
+    slow, other = Chat(runtime, channel="telegram", chat_id="t-lambat"), Chat(runtime, channel="telegram",
+                                                                              chat_id="t-lain")
+    slow.say("lambat")  # stored first: the oldest chat with work
+    other.say("/mulai")
+    runtime.inbound.drain()
+    assert other.pop()  # answered although the older chat's message failed in the database
+    [row] = rows(runtime, chat_id="t-lambat")
+    assert row.set_aside_at is not None and row.tries == 2
