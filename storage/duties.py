@@ -2,8 +2,9 @@
 row of kind "duty" (so the scheduler's reminders and breaches carry it), marked done once.
 
 Which periods open (flows.duties says when a period's duty opens):
-- every period since the newest one already opened, up to the latest that has ended and
-  whose opening time has come: a scheduler that was down catches up, one row per period;
+- every period since the newest one the scheduler opened, up to the latest that has ended
+  and whose opening time has come: a scheduler that was down catches up, one row per
+  period; a period recorded done by hand is skipped, the ones around it still open;
 - a duty with no row yet (a new installation, a duty new in the workflow) starts with the
   latest ended period only if it is not already past due: what fell due before Aduan ran
   is not announced as overdue; `aduan report duties --done` records it if wanted.
@@ -39,13 +40,21 @@ def due_periods(session: Session, p: PeriodicDef, cal: OfficeCalendar, now: date
     latest = periods.latest_ended(p.every, cal.local(now).date())
     while periods.opening(cal, p.every, latest) > now:  # e.g. 1 May, a holiday: April opens on the 2nd
         latest = periods.preceding(p.every, latest)
-    newest = session.scalar(select(func.max(Duty.period)).where(Duty.duty == p.id))
+    # Counted from the newest period the scheduler opened, not from a period
+    # recorded done by hand with `aduan report duties --done`: such a row only keeps its own
+    # period from opening, it neither skips the periods before it nor starts the catch-up.
+    # record_done opens and closes such a row at one instant: done_at == opened_at.
+    by_hand = Duty.done_at.is_not(None) & (Duty.done_at == Duty.opened_at)
+    newest = session.scalar(select(func.max(Duty.period)).where(Duty.duty == p.id, ~by_hand))
+    recorded = set(session.scalars(select(Duty.period).where(Duty.duty == p.id, Duty.period > (newest or ""))))
     if newest is None:
-        return [latest] if _clock(p, latest, cal).due_at > now else []
-    found, key = [], latest
-    while key > newest and len(found) < CATCH_UP:
-        found.append(key)
-        key = periods.preceding(p.every, key)
+        fresh = latest not in recorded and _clock(p, latest, cal).due_at > now
+        return [latest] if fresh else []
+    found, key, looked = [], latest, 0
+    while key > newest and looked < CATCH_UP:
+        if key not in recorded:
+            found.append(key)
+        key, looked = periods.preceding(p.every, key), looked + 1
     return found[::-1]
 
 

@@ -377,3 +377,35 @@ def test_the_cli_lists_duties_and_records_one_done(tmp_path, database_url, engin
         assert r.exit_code == 1 and message in r.stderr, (args, r.stderr)
     with runtime.sessions() as s:
         assert s.scalars(select(Duty.period).order_by(Duty.period)).all() == ["2025-04", "2025-05"]
+
+
+def test_a_period_recorded_done_by_hand_skips_only_itself(babel, clock):
+    """`aduan report duties --done` for March while the scheduler was down since January's
+    duty: February still opens (and is reminded), March does not; on a fresh install an old
+    period recorded by hand starts no catch-up of overdue months."""
+    from storage import duties as store
+    from storage.duties import DoneBy
+
+    p, cal = babel.workflow.periodic[0], babel.calendar
+    scheduler = Scheduler(babel, clock=clock)
+    clock.at = wib(2025, 2, 3, 9, 0)
+    assert scheduler.tick()["duties"] == 1  # January's
+    with transaction(babel.sessions) as s:
+        store.record_done(s, p, "2025-03", cal, DoneBy("Admin", via="cli"), wib(2025, 4, 1, 10, 0))
+    clock.at = wib(2025, 4, 2, 9, 0)
+    assert scheduler.tick()["duties"] == 1
+    with babel.sessions() as s:
+        assert sorted(s.scalars(select(Duty.period))) == ["2025-01", "2025-02", "2025-03"]
+
+
+def test_an_old_period_recorded_on_a_fresh_install_opens_no_overdue_months(babel, clock):
+    from storage import duties as store
+    from storage.duties import DoneBy
+
+    p, cal = babel.workflow.periodic[0], babel.calendar
+    with transaction(babel.sessions) as s:
+        store.record_done(s, p, "2024-12", cal, DoneBy("Admin", via="cli"), wib(2025, 4, 30, 10, 0))
+    clock.at = wib(2025, 4, 30, 11, 0)  # March is past due: not announced
+    assert Scheduler(babel, clock=clock).tick()["duties"] == 0
+    with babel.sessions() as s:
+        assert sorted(s.scalars(select(Duty.period))) == ["2024-12"]
