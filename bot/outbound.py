@@ -13,12 +13,12 @@ import time
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.channels.base import FAILED, HELD, RETRY, SENT, Outgoing, SendResult, Sender
 from handlers import notify
 from storage import dialogs, outbox, privacy
-from storage.models import CitizenIdentity, Outbox, utcnow
+from storage.models import CitizenIdentity, OfficerIdentity, Outbox, utcnow
 from storage.redis_store import Busy, RateLimiter, chat_lock
 
 log = logging.getLogger(__name__)
@@ -62,12 +62,28 @@ class Dispatcher:
         except Busy:
             return 0  # another dispatcher has this chat
 
+    def _next(self, channel: str, chat_id: str) -> Outgoing | None:
+        with self.runtime.sessions() as s:
+            row = outbox.next_for_chat(s, channel, chat_id)
+            if row is None or row.next_attempt_at > self.clock():
+                return None
+            identity = s.scalar(select(CitizenIdentity).where(
+                CitizenIdentity.channel == channel, CitizenIdentity.external_id == chat_id))
+            if identity is not None and identity.blocked_at is not None:
+                self._give_up_chat(channel, chat_id, "recipient blocked the bot")
+                return None
+            if identity is None:  # an officer's chat: their own 24-hour window
+                identity = s.scalar(select(OfficerIdentity).where(
+                    OfficerIdentity.channel == channel, OfficerIdentity.external_id == chat_id))
+            return Outgoing(row.id, row.chat_id, dict(row.payload), row.purpose,
+                            identity.last_inbound_at if identity else None)
+
     def _drain(self, channel: str, chat_id: str, most: int = 50, patient: bool = False) -> int:
         sender = self.senders[channel]
         chat_interval, per_second = self.limits.get(channel, (0.0, 30))
-        done, row = 0, self._read_next(channel, chat_id)
-        while True:
-            message = self._sendable(channel, chat_id, row)
+        done = 0
+        while done < most:
+            message = self._next(channel, chat_id)
             if message is None:
                 return done
             wait, why = self.limiter.check(channel, chat_id, chat_interval, per_second)
@@ -75,53 +91,36 @@ class Dispatcher:
                 return done  # other chats go first; this one's row keeps its place
             if wait > 0:  # the provider's per-second cap: wait it out
                 self.sleep(wait)
-                row = self._read_next(channel, chat_id)  # and look at the row afresh
                 continue
             result = sender.send(message)
+            self._record(channel, chat_id, message, result)
             done += 1
-            more = result.status in (SENT, HELD) and done < most
-            row = self._record(channel, chat_id, row, result, read_next=more)
-            if not more:
+            if result.status not in (SENT, HELD):
                 return done  # a retry keeps its place; later rows wait behind it
+        return done
 
-    def _read_next(self, channel: str, chat_id: str) -> outbox.Due | None:
-        with self.runtime.sessions() as s:
-            return outbox.next_for_chat(s, channel, chat_id)
-
-    def _sendable(self, channel: str, chat_id: str, row: outbox.Due | None) -> Outgoing | None:
-        if row is None or row.next_attempt_at > self.clock():
-            return None
-        if row.blocked_at is not None:
-            self._give_up_chat(channel, chat_id, "recipient blocked the bot")
-            return None
-        return Outgoing(row.id, row.chat_id, row.payload, row.purpose, row.last_inbound_at)
-
-    def _record(self, channel: str, chat_id: str, row: outbox.Due, result: SendResult,
-                read_next: bool) -> outbox.Due | None:
-        """Write what became of `row` and, in the same transaction, read the chat's next row
-        (one round of the database a message, not three)."""
+    def _record(self, channel: str, chat_id: str, message: Outgoing, result: SendResult) -> None:
         now = self.clock()
-        following = None
         with self.runtime.transaction() as s:
+            row = s.get(Outbox, message.id)
             if result.status == SENT:
-                outbox.record_sent(s, row, result.provider_message_id, result.template_sid, now)
+                outbox.mark_sent(row, result.provider_message_id, now)
+                row.template_sid = result.template_sid
             elif result.status == RETRY and result.paced:
                 # The provider's own pacing: wait as told, and it is not a failed attempt.
-                outbox.record_paced(s, row, result.delay, result.error, now)
+                row.next_attempt_at = now + timedelta(seconds=result.delay)
+                row.error = result.error
             elif result.status == RETRY:
                 backoff = max(result.delay, min(300.0, 2.0 ** row.attempts))
-                outbox.record_retry(s, row, backoff, result.error or "retry", now)
+                outbox.mark_retry(row, backoff, result.error or "retry", now)
             elif result.status == HELD:
-                outbox.record_held(s, row, result.error or "held")
+                outbox.mark_held(row, result.error or "held")
                 notify.held_for_officer(s, self.runtime.officers.office, channel, chat_id, now)
             else:
-                outbox.record_failed(s, row, result.error or "failed")
-            if read_next:
-                following = outbox.next_for_chat(s, channel, chat_id)
+                outbox.mark_failed(row, result.error or "failed", now)
         if result.status == FAILED and (result.error or "").startswith("undeliverable"):
             self._give_up_chat(channel, chat_id, result.error)
-        log.info("outbox %s row %s: %s", channel, row.id, result.status)  # no texts: they may hold numbers
-        return following
+        log.info("outbox %s row %s: %s", channel, message.id, result.status)  # no texts: they may hold numbers
 
     def _give_up_chat(self, channel: str, chat_id: str, reason: str) -> None:
         """The recipient cannot be reached: stop, and say why on every waiting row."""

@@ -9,7 +9,6 @@ citizen writes again).
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterator
 
@@ -17,7 +16,7 @@ from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from flows.messages import Reply
-from storage.models import CitizenIdentity, OfficerIdentity, Outbox, utcnow
+from storage.models import Outbox, utcnow
 
 PENDING, SENT, FAILED, HELD = "pending", "sent", "failed", "held"
 MAX_ATTEMPTS = 12
@@ -97,38 +96,11 @@ def due_chats(session: Session, now: datetime, channels: tuple[str, ...], limit:
     )]
 
 
-@dataclass(frozen=True)
-class Due:
-    """A chat's oldest pending row, and what sending it needs to know of its recipient."""
-
-    id: int
-    chat_id: str
-    payload: dict
-    purpose: str | None
-    attempts: int
-    next_attempt_at: datetime
-    blocked_at: datetime | None  # the citizen blocked the bot
-    last_inbound_at: datetime | None  # the recipient's last message: WhatsApp's 24-hour window
-
-
-def next_for_chat(session: Session, channel: str, chat_id: str) -> Due | None:
-    """The chat's oldest pending row: later rows wait behind it, so order is kept. Read with
-    its recipient (the citizen's identity on this chat, else an officer's) in one statement:
-    the dispatcher reads one per message, fresh each time (a block, a new message opening the
-    window, an erasure may come while it drains)."""
-    c, o = CitizenIdentity, OfficerIdentity
-    found = session.execute(
-        select(Outbox.id, Outbox.chat_id, Outbox.payload, Outbox.purpose, Outbox.attempts,
-               Outbox.next_attempt_at, c.id, c.blocked_at, c.last_inbound_at, o.last_inbound_at)
-        .outerjoin(c, (c.channel == Outbox.channel) & (c.external_id == Outbox.chat_id))
-        .outerjoin(o, (o.channel == Outbox.channel) & (o.external_id == Outbox.chat_id))
-        .where(Outbox.channel == channel, Outbox.chat_id == chat_id, Outbox.status == PENDING)
-        .order_by(Outbox.id).limit(1)).first()
-    if found is None:
-        return None
-    row_id, chat, payload, purpose, attempts, next_at, citizen, blocked, citizen_last, officer_last = found
-    return Due(row_id, chat, dict(payload), purpose, attempts, next_at, blocked,
-               citizen_last if citizen is not None else officer_last)
+def next_for_chat(session: Session, channel: str, chat_id: str) -> Outbox | None:
+    """The chat's oldest pending row: later rows wait behind it, so order is kept."""
+    return session.scalar(
+        select(Outbox).where(Outbox.channel == channel, Outbox.chat_id == chat_id,
+                             Outbox.status == PENDING).order_by(Outbox.id).limit(1))
 
 
 def last_question(session: Session, channel: str, chat_id: str) -> Reply | None:
@@ -171,39 +143,23 @@ def mark_sent(row: Outbox, provider_message_id: str | None, now: datetime) -> No
     row.error = None
 
 
-# What became of a send, written by the row's id in one UPDATE (the dispatcher holds the
-# chat, and `row` is what it read before the send): no read of the row again first.
-def record_sent(session: Session, row: Due, provider_message_id: str | None, template_sid: str | None,
-                now: datetime) -> None:
-    _set(session, row.id, status=SENT, provider_message_id=provider_message_id, sent_at=now,
-         attempts=row.attempts + 1, error=None, template_sid=template_sid)
-
-
-def record_retry(session: Session, row: Due, delay: float, error: str, now: datetime) -> None:
-    attempts, error = row.attempts + 1, error[:500]
-    if attempts >= MAX_ATTEMPTS:
-        _set(session, row.id, attempts=attempts, status=FAILED,
-             error=f"gave up after {attempts} attempts: {error}")
+def mark_retry(row: Outbox, delay: float, error: str, now: datetime) -> None:
+    row.attempts += 1
+    row.error = error[:500]
+    if row.attempts >= MAX_ATTEMPTS:
+        row.status = FAILED
+        row.error = f"gave up after {row.attempts} attempts: {row.error}"
     else:
-        _set(session, row.id, attempts=attempts, error=error, next_attempt_at=now + timedelta(seconds=delay))
+        row.next_attempt_at = now + timedelta(seconds=delay)
 
 
-def record_paced(session: Session, row: Due, delay: float, error: str | None, now: datetime) -> None:
-    """The provider's own pacing (429 retry_after): wait as told; not a failed attempt."""
-    _set(session, row.id, next_attempt_at=now + timedelta(seconds=delay), error=error)
+def mark_failed(row: Outbox, reason: str, now: datetime) -> None:
+    row.status, row.error = FAILED, reason[:500]
+    row.attempts += 1
 
 
-def record_failed(session: Session, row: Due, reason: str) -> None:
-    _set(session, row.id, status=FAILED, error=reason[:500], attempts=row.attempts + 1)
-
-
-def record_held(session: Session, row: Due, reason: str) -> None:
-    _set(session, row.id, status=HELD, error=reason[:500])
-
-
-def _set(session: Session, row_id: int, **values) -> None:
-    table = Outbox.__table__
-    session.connection().execute(table.update().where(table.c.id == row_id).values(**values))
+def mark_held(row: Outbox, reason: str) -> None:
+    row.status, row.error = HELD, reason[:500]
 
 
 def release_held(session: Session, channel: str, chat_id: str, now: datetime) -> int:

@@ -94,28 +94,16 @@ class LeaderLock:
             pass  # not held (any more), or Redis is gone: it expires by itself
 
 
-# One round trip a message: the chat's own pace, then the scope's sliding one-second window,
-# then the chat's pace set for the next message. Returns {why, seconds to wait} as strings
-# (a Lua number would come back cut to an integer).
-_CHECK = """
-local chat_key, window_key = KEYS[1], KEYS[2]
-local now, window, limit, member = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local interval_ms = tonumber(ARGV[5])
-local ttl = redis.call('PTTL', chat_key)
-if ttl > 0 then
-  return {'chat', tostring(ttl / 1000)}
+_SLIDING_WINDOW = """
+local key, now, window, limit, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+if redis.call('ZCARD', key) < limit then
+  redis.call('ZADD', key, now, member)
+  redis.call('PEXPIRE', key, math.ceil(window * 1000) + 1000)
+  return '0'
 end
-redis.call('ZREMRANGEBYSCORE', window_key, '-inf', now - window)
-if redis.call('ZCARD', window_key) >= limit then
-  local oldest = redis.call('ZRANGE', window_key, 0, 0, 'WITHSCORES')
-  return {'global', tostring(tonumber(oldest[2]) + window - now)}
-end
-redis.call('ZADD', window_key, now, member)
-redis.call('PEXPIRE', window_key, math.ceil(window * 1000) + 1000)
-if interval_ms > 0 then
-  redis.call('SET', chat_key, 1, 'PX', interval_ms)
-end
-return {'', '0'}
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+return tostring(tonumber(oldest[2]) + window - now)
 """
 
 
@@ -126,7 +114,7 @@ class RateLimiter:
 
     def __init__(self, client: redis.Redis, prefix: str = "aduan"):
         self.client, self.prefix = client, prefix
-        self._check = client.register_script(_CHECK)
+        self._window = client.register_script(_SLIDING_WINDOW)
 
     def wait_time(self, scope: str, chat_id: str, chat_interval: float, per_second: int) -> float:
         """0 when a message may go now (and it is counted), else the seconds to wait."""
@@ -135,12 +123,15 @@ class RateLimiter:
     def check(self, scope: str, chat_id: str, chat_interval: float, per_second: int) -> tuple[float, str]:
         """(0, "") when a message may go now (and it is counted), else (seconds to wait,
         "chat" or "global"): a busy chat should be left for later, a busy second waited out."""
+        chat_key = f"{self.prefix}:rate:{scope}:chat:{chat_id}"
+        ttl = self.client.pttl(chat_key)
+        if ttl and ttl > 0:
+            return ttl / 1000, "chat"
         now = time.time()
-        interval_ms = max(1, int(chat_interval * 1000)) if chat_interval > 0 else 0
-        why, wait = self._check(
-            keys=[f"{self.prefix}:rate:{scope}:chat:{chat_id}", f"{self.prefix}:rate:{scope}:window"],
-            args=[now, 1.0, per_second, f"{now}:{chat_id}", interval_ms])
-        why = why.decode() if isinstance(why, bytes) else why
-        if why == "global":
-            return max(0.001, float(wait)), why
-        return float(wait), why
+        wait = float(self._window(keys=[f"{self.prefix}:rate:{scope}:window"],
+                                  args=[now, 1.0, per_second, f"{now}:{chat_id}"]))
+        if wait > 0:
+            return max(0.001, wait), "global"
+        if chat_interval > 0:
+            self.client.set(chat_key, 1, px=max(1, int(chat_interval * 1000)))
+        return 0.0, ""

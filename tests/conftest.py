@@ -100,11 +100,7 @@ def _pg_url():
     admin = make_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    # synchronous_commit=off: a commit returns before its WAL reaches the disk. Nothing in
-    # the suite survives a crash of the PostgreSQL server itself, so no test can tell, and
-    # every commit (thousands per run) stops waiting on an fsync.
-    url = make_url(PG_URL).update_query_dict(
-        {"options": f"-csearch_path={schema} -csynchronous_commit=off"})
+    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
     yield url.render_as_string(hide_password=False)
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -132,15 +128,11 @@ def engine(_migrated):
     yield _migrated
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with _migrated.begin() as conn:
-        # DELETE, dependents first, not TRUNCATE: on the few rows a test leaves, a TRUNCATE
-        # of every table (new files for each, and their fsyncs) costs 0.1-0.5 s a test, the
-        # DELETEs a few milliseconds. The ids start at 1 again as after RESTART IDENTITY.
-        for t in tables:
-            conn.execute(text(f"DELETE FROM {t}"))
         if _migrated.dialect.name == "postgresql":
-            conn.execute(text(
-                "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false) "
-                "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"))
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(text(f"DELETE FROM {t}"))
 
 
 @pytest.fixture
@@ -218,49 +210,3 @@ def make_runtime_cached(make_runtime):
     runtime = make_runtime(telegram={"secret_token": "fuzz-secret"},
                            whatsapp={"auth_token": "fuzz-auth", "public_url": "https://aduan.example/webhooks/whatsapp"})
     return runtime, create_app(runtime=runtime).test_client()
-
-
-class _Chromium:
-    """One headless Chromium per worker, started on first use (a start costs 1-2 s); each test
-    gets it back as new (tests/test_webchat.py `browser`), or a new one if it broke."""
-
-    def __init__(self):
-        self.driver = None
-
-    def fresh(self):
-        if self.driver is not None:
-            try:
-                self.clean()
-            except Exception:  # a crashed or wedged browser: start another
-                self.quit()
-        if self.driver is None:
-            from tests.test_webchat import launch_chromium
-
-            self.driver = launch_chromium()
-        return self.driver
-
-    def clean(self):
-        from selenium.common.exceptions import NoAlertPresentException
-
-        try:
-            self.driver.switch_to.alert.dismiss()  # a confirm() a failed test left open
-        except NoAlertPresentException:
-            pass
-        self.driver.get("about:blank")  # the last page stops polling its server
-        self.driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
-        self.driver.execute_cdp_cmd("Network.clearBrowserCache", {})
-        self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-
-    def quit(self):
-        if self.driver is not None:
-            try:
-                self.driver.quit()
-            finally:
-                self.driver = None
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    holder = _Chromium()
-    yield holder
-    holder.quit()

@@ -7,9 +7,7 @@ class Page:
     def __init__(self, browser, timeout: float = 15):
         from selenium.webdriver.support.ui import WebDriverWait
 
-        # Look every 50 ms, not selenium's default 500: a page that is ready at once (most
-        # steps) does not sit out the rest of half a second, dozens of times a test.
-        self.browser, self.wait = browser, WebDriverWait(browser, timeout, poll_frequency=0.05)
+        self.browser, self.wait = browser, WebDriverWait(browser, timeout)
 
     def click(self, label: str) -> None:
         """The newest enabled button with this label (older choices are disabled)."""

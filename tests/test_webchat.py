@@ -82,8 +82,8 @@ CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 REQUIRED = os.environ.get("ADUAN_TEST_BROWSER") == "1"
 
 
-def launch_chromium():
-    """Headless Chromium as an Indonesian phone user has it."""
+@pytest.fixture
+def browser():
     if not (CHROMIUM and CHROMEDRIVER):
         if REQUIRED:
             pytest.fail("ADUAN_TEST_BROWSER=1 but chromium/chromedriver are not installed")
@@ -98,17 +98,9 @@ def launch_chromium():
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--window-size=400,800", "--lang=id-ID"):
         options.add_argument(flag)
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-
-
-@pytest.fixture
-def browser(chromium):
-    """The worker's one Chromium (tests/conftest.py), as a browser no test used before: no
-    page, no cookie, no device emulation of an earlier test (each test's server has a port
-    of its own, and cookies do not care about ports)."""
-    driver = chromium.fresh()
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     yield driver
-    chromium.clean()
+    driver.quit()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import functools
 import hmac
 import html
 import re
@@ -23,7 +22,6 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")  # RetryAfter.retry_after as a ti
 from flask import Blueprint, current_app, jsonify, request
 from telegram import (Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, KeyboardButton,
                       ReplyKeyboardMarkup, ReplyKeyboardRemove, Update)
-from telegram.request import HTTPXRequest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.channels.base import FAILED, ID_MAX, RETRY, SENT, Outgoing, SendResult, ids_fit
@@ -163,16 +161,6 @@ def _seconds(value) -> float:
     return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
 
 
-@functools.cache
-def _tls_context():
-    """One TLS context for every bot of the process (a bot per office), made as httpx makes
-    its default one: building one reads the whole CA bundle (tens of milliseconds), and a
-    Bot left to itself builds two."""
-    import httpx
-
-    return httpx.create_ssl_context()
-
-
 class TelegramSender:
     """Sends through the Bot API from a long-lived event loop in its own thread."""
 
@@ -180,11 +168,7 @@ class TelegramSender:
 
     def __init__(self, token: str, api_base_url: str):
         base = api_base_url.rstrip("/")
-        # PTB's own defaults (a pool of one connection each), on the process's one TLS context
-        tls = {"verify": _tls_context()}
-        self.bot = Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot",
-                       request=HTTPXRequest(httpx_kwargs=tls),
-                       get_updates_request=HTTPXRequest(connection_pool_size=1, httpx_kwargs=tls))
+        self.bot = Bot(token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot")
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="telegram-loop", daemon=True)
         self._thread.start()

@@ -62,11 +62,6 @@ class FakeServer:
         self.lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
-            # Keep-alive, as the real APIs: the senders' clients reuse their connection
-            # instead of a new one (and a new server thread) for every call.
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # else the body waits ~40 ms behind the headers' ACK
-
             def do_POST(self):
                 self._handle("POST")
 
@@ -92,8 +87,7 @@ class FakeServer:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        # shutdown() waits for the loop to look up: at most 10 ms at the end of every test
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01},
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True)
 
     def __enter__(self):
