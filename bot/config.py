@@ -19,9 +19,8 @@ from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, Vali
 from sqlalchemy.engine import make_url
 
 from flows.calendar import OfficeCalendar, parse_week
-from flows.errors import CalendarError, DomainError, SlaParseError
+from flows.errors import CalendarError
 from flows.presets import DEFAULT_PRESET, load_workflow
-from flows.sla import parse_sla
 from flows.workflow import CategoryDef, Workflow, key_path
 
 DEFAULT_PATH = "config.toml"
@@ -372,30 +371,7 @@ def load_settings(explicit: str | None = None) -> Settings:
         origin = f"{where} (environment)" if where else source
         raise ConfigError(f"{origin}: {key_path(err['loc'])}: {err['msg']}") from None
     settings._source = source
-    _check_against_workflow(settings)
+    from bot.config_workflow import check_against_workflow  # it reads these settings' classes
+
+    check_against_workflow(settings)
     return settings
-
-
-def _check_against_workflow(settings: Settings) -> None:
-    try:
-        workflow = settings.load_workflow()
-    except DomainError as exc:
-        raise ConfigError(f"{settings.source}: workflow.preset: {exc}") from None
-    for i, cat in enumerate(settings.categories):
-        for state, text in cat.sla.items():
-            if state not in workflow.states:
-                raise ConfigError(f"{settings.source}: categories[{i}].sla.{state}: "
-                                  f"not a state of workflow {workflow.name!r}")
-            try:
-                parse_sla(text)
-            except SlaParseError as exc:
-                raise ConfigError(f"{settings.source}: categories[{i}].sla.{state}: {exc}") from None
-    known = {c.id for c in settings.effective_categories(workflow)}
-    for i, service in enumerate(settings.survey.services or ()):
-        if service not in known:
-            raise ConfigError(f"{settings.source}: survey.services[{i}]: {service!r} is not a category "
-                              f"({', '.join(sorted(known)) or 'none'})")
-    try:
-        settings.calendar(workflow)
-    except CalendarError as exc:
-        raise ConfigError(f"{settings.source}: office: {exc}") from None

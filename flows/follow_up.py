@@ -112,3 +112,31 @@ def check(wf: Workflow, fail) -> None:
         for s in getattr(r, key):
             if not wf.states[s].final:
                 fail(f"reporting.{key}", f"{s!r} is not final: a {key} case ends there")
+
+
+def check_answers_reach_the_citizen(wf, fail) -> None:
+    """The citizen is never asked "is it solved?" about an answer they have not seen.
+
+    A public note (an answer, a question, a reason) must land in a state the citizen is
+    told about. A state from which the citizen may `accept` must be citizen-visible, and
+    every way into it must bring an officer's public text: either the transition itself
+    carries one, or it comes (without a note of its own) from states that every way into
+    already did; the verdict message then repeats the latest answer (handlers.notify).
+    """
+    for i, t in enumerate(wf.transitions):
+        if t.note_public and not wf.states[t.dest].citizen_visible:
+            fail(f"transitions[{i}].dest", f"{t.trigger!r} gives the citizen a public note but "
+                                           f"{t.dest!r} is not citizen_visible, so they never see it")
+    held = answer_held(wf)  # states every way into brought a public answer
+    for name, st in wf.states.items():
+        if not wf.awaits_verdict(name):
+            continue
+        if not st.citizen_visible:
+            fail(f"states.{name}.citizen_visible", "the citizen may accept the answer here, "
+                                                   "so they must be told of this state")
+        if name not in held:
+            bad = next(t for t in wf.transitions if t.dest == name
+                       and not (wf.answers(t) or all(s in held for s in t.source)))
+            fail(f"states.{name}", f"the citizen may accept here without having seen an answer: "
+                                   f"{bad.trigger!r} from {', '.join(bad.source)} brings no public text "
+                                   "(the answering step needs needs = \"note\" and note_public = true)")

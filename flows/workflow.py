@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from flows.calendar import parse_week
 from flows.duties import PeriodicDef, check_duties
 from flows.errors import CalendarError, SlaParseError, WorkflowError
-from flows.follow_up import answer_held, check as check_reporting
+from flows.follow_up import check as check_reporting, check_answers_reach_the_citizen
 from flows.lapor import LaporDef, check as check_lapor
-from flows.sla import lower_share, parse_sla
+from flows.sla import lower_share, parse_sla, reminder_fractions
 
 # Actors that exist in every workflow without being declared.
 CITIZEN, SYSTEM = "citizen", "system"
@@ -80,12 +80,7 @@ class StateDef(_Strict):
     remind_at: tuple[float, ...] = DEFAULT_REMINDERS
     on_breach: BreachDef = BreachDef()
 
-    @field_validator("remind_at")
-    @classmethod
-    def _fractions(cls, v):
-        if any(not 0 < f <= 1.5 for f in v):
-            raise ValueError("each threshold must be a fraction of the SLA between 0 and 1.5")
-        return tuple(sorted(v))
+    _fractions = field_validator("remind_at")(reminder_fractions)
 
     def thresholds(self, sla: str) -> tuple[float, ...]:
         """The reminder marks of a clock of this stage running on `sla` (its own or a
@@ -389,34 +384,6 @@ def _check(wf: Workflow, source: str) -> None:
             if commands.setdefault(cmd, t.trigger) != t.trigger:
                 fail(f"transitions[{i}].{field}", f"/{cmd} already names {commands[cmd]!r}")
     check_duties(wf.periodic, fail, set(wf.roles), commands, RESERVED_COMMANDS)
-    _check_answers_reach_the_citizen(wf, fail)
+    check_answers_reach_the_citizen(wf, fail)
     check_lapor(wf, fail)
     check_reporting(wf, fail)
-
-
-def _check_answers_reach_the_citizen(wf: Workflow, fail) -> None:
-    """The citizen is never asked "is it solved?" about an answer they have not seen.
-
-    A public note (an answer, a question, a reason) must land in a state the citizen is
-    told about. A state from which the citizen may `accept` must be citizen-visible, and
-    every way into it must bring an officer's public text: either the transition itself
-    carries one, or it comes (without a note of its own) from states that every way into
-    already did; the verdict message then repeats the latest answer (handlers.notify).
-    """
-    for i, t in enumerate(wf.transitions):
-        if t.note_public and not wf.states[t.dest].citizen_visible:
-            fail(f"transitions[{i}].dest", f"{t.trigger!r} gives the citizen a public note but "
-                                           f"{t.dest!r} is not citizen_visible, so they never see it")
-    held = answer_held(wf)  # states every way into brought a public answer
-    for name, st in wf.states.items():
-        if not wf.awaits_verdict(name):
-            continue
-        if not st.citizen_visible:
-            fail(f"states.{name}.citizen_visible", "the citizen may accept the answer here, "
-                                                   "so they must be told of this state")
-        if name not in held:
-            bad = next(t for t in wf.transitions if t.dest == name
-                       and not (wf.answers(t) or all(s in held for s in t.source)))
-            fail(f"states.{name}", f"the citizen may accept here without having seen an answer: "
-                                   f"{bad.trigger!r} from {', '.join(bad.source)} brings no public text "
-                                   "(the answering step needs needs = \"note\" and note_public = true)")

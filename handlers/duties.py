@@ -16,7 +16,8 @@ from flows.duties import PeriodError, PeriodicDef
 from flows.i18n import t, when
 from flows.messages import Reply
 from storage import duties as store
-from storage.models import Deadline, Duty, Officer
+from storage.models import Deadline, Officer
+from storage.models_duties import Duty
 from handlers import notify
 from handlers.office import Office
 from handlers.words import label, officer_name

@@ -23,7 +23,8 @@ from flows.duties import PeriodicDef
 from flows.workflow import Workflow
 from storage.db import upsert_insert
 from storage.deadlines import clock_of, refresh
-from storage.models import Deadline, Duty
+from storage.models import Deadline
+from storage.models_duties import Duty
 
 CATCH_UP = 24  # periods at most, after a long stop
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, MetaData, SmallInteger, String, Text,
@@ -10,6 +11,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from storage.models_duties import Duty
 
 
 def utcnow() -> datetime:
@@ -233,24 +237,6 @@ class Deadline(Base):
     duty: Mapped[Duty | None] = relationship(back_populates="deadline")
 
 
-class Duty(Base):
-    """One period of a workflow's periodic duty (the monthly report for 2025-04), opened
-    once when the period has ended (the unique key), with its clock in `deadlines`."""
-
-    __tablename__ = "duties"
-    __table_args__ = (UniqueConstraint("duty", "period"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    duty: Mapped[str] = mapped_column(String(60))  # the workflow's [[periodic]] id
-    period: Mapped[str] = mapped_column(String(7))  # "2025-04" or "2025"
-    role: Mapped[str] = mapped_column(String(60))  # the actor when it opened
-    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id", ondelete="SET NULL"))
-    done_by: Mapped[str | None] = mapped_column(String(200))  # the name recorded
-    done_via: Mapped[str | None] = mapped_column(String(10))  # chat | cli
-    deadline: Mapped[Deadline | None] = relationship(back_populates="duty", uselist=False)
-
-
 class Reminder(Base):
     """One reminder threshold of one stage clock, claimed once (the unique key)."""
 
@@ -403,6 +389,8 @@ class PrivacyRequest(Base):
 
 
 # Tables kept in modules of their own, on the same metadata: imported here so that whoever
-# reads Base.metadata (Alembic, the tests' cleanup) sees them. A module import, not a name:
+# reads Base.metadata (Alembic, the tests' cleanup) sees them. Module imports, not names:
 # either module may be imported first.
+import storage.models_duties  # noqa: E402,F401
 import storage.models_survey  # noqa: E402,F401
+

@@ -14,7 +14,8 @@ from flows.workflow import parse_workflow
 from handlers import digests
 from storage import duties as store
 from storage.db import transaction
-from storage.models import Deadline, Duty, ScheduledRun
+from storage.models import Deadline, ScheduledRun
+from storage.models_duties import Duty
 from tests.chat import enrol
 from tests.conftest import wib
 from tests.test_scheduler import Clock
