@@ -194,17 +194,20 @@ class OfficeCalendar:
         """Office time between two instants; negative when end is before start."""
         if end < start:
             return -self.working_seconds(end, start)
+        return sum((hi - lo).total_seconds() for lo, hi, _ in self._office_parts(start, end))
+
+    def _office_parts(self, start: datetime, end: datetime):
+        """(from, to, that day's office hours) of each working day's office time between
+        two instants (start <= end)."""
         start, end = self.local(start), self.local(end)
-        total = 0.0
         d = start.date()
         while d <= end.date():
             bounds = self._bounds(d)
             if bounds is not None:
                 lo, hi = max(bounds[0], start), min(bounds[1], end)
                 if hi > lo:
-                    total += (hi - lo).total_seconds()
+                    yield lo, hi, bounds
             d += timedelta(days=1)
-        return total
 
     # A "N working days" clock counts days, not hours: each working day's office hours are
     # one day, whatever their length (a Friday's 9 hours are no more a day than a Monday's
@@ -215,17 +218,7 @@ class OfficeCalendar:
         negative when end is before start."""
         if end < start:
             return -self.day_span(end, start)
-        start, end = self.local(start), self.local(end)
-        total = 0.0
-        d = start.date()
-        while d <= end.date():
-            bounds = self._bounds(d)
-            if bounds is not None:
-                lo, hi = max(bounds[0], start), min(bounds[1], end)
-                if hi > lo:
-                    total += (hi - lo) / (bounds[1] - bounds[0])
-            d += timedelta(days=1)
-        return total
+        return sum((hi - lo) / (day[1] - day[0]) for lo, hi, day in self._office_parts(start, end))
 
     def add_day_span(self, start: datetime, days: float) -> datetime:
         """The instant `days` working days (as `day_span` counts them) after `start`, in UTC.

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from flows.calendar import OfficeCalendar
 from flows.errors import DomainError, SlaParseError
-from flows.sla import parse_sla
+from flows.sla import parse_sla, reminder_fractions
 
 DEFAULT_SLA = {"month": "5 working days", "year": "20 working days"}
 COMMAND = r"^[a-z][a-z0-9_]{0,31}$"  # what a chat command can be (Telegram's rule)
@@ -43,12 +43,7 @@ class PeriodicDef(BaseModel):
     command_en: str | None = Field(None, pattern=COMMAND)
     remind_at: tuple[float, ...] = (0.5, 0.8, 1.0)  # as the stages' default
 
-    @field_validator("remind_at")
-    @classmethod
-    def _fractions(cls, v):
-        if any(not 0 < f <= 1.5 for f in v):
-            raise ValueError("each threshold must be a fraction of the SLA between 0 and 1.5")
-        return tuple(sorted(v))
+    _fractions = field_validator("remind_at")(reminder_fractions)
 
     @property
     def clock_sla(self) -> str:

@@ -80,3 +80,11 @@ def lower_share(low: str, high: str) -> float | None:
     if (a.unit, a.working) != (b.unit, b.working) or a.amount >= b.amount:
         return None
     return a.amount / b.amount
+
+
+def reminder_fractions(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+    """A pydantic validator for `remind_at` (stages and periodic duties alike): each a
+    fraction of the SLA in (0, 1.5], sorted."""
+    if any(not 0 < f <= 1.5 for f in v):
+        raise ValueError("each threshold must be a fraction of the SLA between 0 and 1.5")
+    return tuple(sorted(v))

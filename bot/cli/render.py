@@ -49,3 +49,19 @@ def echo_table(headers, rows, widths=None, empty: str = "(none)") -> None:
     if not sys.stdout.isatty():
         widths = None
     click.echo(table(headers, rows, widths) if rows else empty)
+
+
+def chosen_month(runtime, month: str | None) -> str:
+    """A report's --month as YYYY-MM: the one given (checked), else the last full month in
+    office time."""
+    from bot.reports.monthly import last_full_month
+
+    if month is None:
+        return last_full_month(runtime.calendar, runtime.clock())
+    try:
+        year, mon = (int(p) for p in month.split("-"))
+        if not 1 <= mon <= 12 or not 2000 <= year <= 2100:
+            raise ValueError
+    except ValueError:
+        raise click.ClickException(f"{month!r} is not a month; write YYYY-MM, e.g. 2025-04") from None
+    return f"{year:04d}-{mon:02d}"

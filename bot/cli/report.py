@@ -3,6 +3,8 @@ import io
 
 import click
 
+from bot.cli.render import chosen_month
+
 
 @click.group("report")
 def report():
@@ -53,18 +55,10 @@ def monthly(obj, month, fmt, lang, output):
     """The monthly report: the follow-up rate and time with their definitions, by kind,
     category, channel and state, per unit, SLA compliance per stage, escalations, ratings
     and IKM, charts, a signature block, and the cases with their SP4N-LAPOR! ids."""
-    from bot.reports.monthly import last_full_month, write
+    from bot.reports.monthly import write
 
     rt = obj.database()
-    if month is None:
-        month = last_full_month(rt.calendar, rt.clock())
-    try:
-        year, mon = (int(p) for p in month.split("-"))
-        if not 1 <= mon <= 12 or not 2000 <= year <= 2100:
-            raise ValueError
-    except ValueError:
-        raise click.ClickException(f"{month!r} is not a month; write YYYY-MM, e.g. 2025-04") from None
-    month = f"{year:04d}-{mon:02d}"
+    month = chosen_month(rt, month)
     path = output or f"laporan-{month}.{fmt}"
     f = write(rt, month, fmt, path, lang)["figures"]
     rate = f"{100 * f.follow_up_rate:.1f}%" if f.follow_up_rate is not None else "-"

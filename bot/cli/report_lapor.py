@@ -3,6 +3,8 @@ import os
 
 import click
 
+from bot.cli.render import chosen_month
+
 
 @click.command("lapor")
 @click.option("--month", default=None, metavar="YYYY-MM",
@@ -18,18 +20,9 @@ def lapor(obj, month, fmt, output, lang):
     each with the fields of SP4N-LAPOR!'s form in its order, the status to set there, the
     follow-up and the tracking id (empty: enter it; record the id with /lapor TICKET ID)."""
     from bot.reports.lapor import write
-    from bot.reports.monthly import last_full_month
 
     rt = obj.database()
-    if month is None:
-        month = last_full_month(rt.calendar, rt.clock())
-    try:
-        year, mon = (int(p) for p in month.split("-"))
-        if not 1 <= mon <= 12 or not 2000 <= year <= 2100:
-            raise ValueError
-    except ValueError:
-        raise click.ClickException(f"{month!r} is not a month; write YYYY-MM, e.g. 2025-04") from None
-    month = f"{year:04d}-{mon:02d}"
+    month = chosen_month(rt, month)
     path = output or f"lapor-{month}.{fmt}"
     # Names, phone numbers and complaints: readable by the file's owner only, and no half
     # file left behind if the export stops (a workflow without a LAPOR! status table).

@@ -147,7 +147,7 @@ def number_text(value, kind: str, lang: str = "id") -> str:
     return format_decimal(shown, pattern, locale=LOCALES[lang], decimal_quantization=False) + (" %" if pct else "")
 
 
-def _plain(value, kind: str):
+def csv_cell(value, kind: str):
     """csv: numbers without grouping, a dot for decimals (machines read it); pct as 66.7."""
     value, kind = _unpack(value, kind)
     if value is None:
@@ -189,7 +189,7 @@ def write_csv(doc: Document, out) -> None:
             w.writerow([cell(block.title)])
             w.writerow([cell(c.title) for c in block.columns])
             for row in block.rows + ([block.total] if block.total else []):
-                w.writerow([_plain(v, c.kind) for v, c in zip(row, block.columns)])
+                w.writerow([csv_cell(v, c.kind) for v, c in zip(row, block.columns)])
             if block.note:
                 w.writerow([cell(block.note)])
     out.write(text.getvalue().encode("utf-8"))

@@ -13,12 +13,11 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
 
 from babel.dates import format_date
 
 from bot.reports.cells import cell
-from bot.reports.document import Column, Document, Table, write_xlsx
+from bot.reports.document import Column, Document, Table, csv_cell, write_xlsx
 from bot.reports.monthly import month_bounds
 from flows import lapor
 from flows.case_fields import LABELS, Privacy
@@ -84,15 +83,6 @@ def row_of(r: LaporRecord, words: Words, agency: str) -> list:
             r.answer or ""]
 
 
-def _plain(value) -> str:
-    """csv: dates as ISO, numbers as digits, texts that a spreadsheet would run made inert."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return f"{value:%Y-%m-%d %H:%M}"
-    if isinstance(value, date):
-        return value.isoformat()
-    return cell(value) if isinstance(value, str) else str(value)
 
 
 def write(runtime, month: str, fmt: str, out, lang: str = "id") -> dict:
@@ -114,7 +104,7 @@ def write(runtime, month: str, fmt: str, out, lang: str = "id") -> dict:
             counts["without_id"] += not r.tracking_id
             values = row_of(r, words, agency)
             if fmt == "csv":
-                writer.writerow([_plain(v) for v in values])
+                writer.writerow([csv_cell(v, kind) for v, (_, kind, _) in zip(values, COLUMNS)])
             else:
                 rows.append(values)
     if fmt == "csv":
