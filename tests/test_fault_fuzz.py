@@ -80,6 +80,7 @@ _USER = {"id": 4242, "is_bot": False, "first_name": "F"}
 @example(body={"update_id": 903, "callback_query": {"id": "q", "chat_instance": "1", "data": "agree",
                                                     "from": _USER, "message": {"message_id": 1, "date": 1,
                                                                                "chat": _CHAT}}})
+@example(body={"update_id": 1, "message": {"message_id": None, "date": 6.77680361916768e+16}})  # a date no clock holds
 @example(body={"update_id": 904, "edited_message": {"message_id": 1, "date": 1, "text": "x", "chat": _CHAT}})
 @example(body={"update_id": 905, "my_chat_member": {
     "chat": _CHAT, "from": _USER, "date": 1,

@@ -49,7 +49,8 @@ def parse_update(data: dict) -> tuple[str, Inbound | None, str | None]:
         raise BadUpdate("not a Telegram update")
     try:
         update = Update.de_json(data, None)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    # OverflowError/OSError: a date no clock can hold (datetime.fromtimestamp of 6.8e16)
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError) as exc:
         raise BadUpdate(f"unreadable update: {type(exc).__name__}") from None
     try:
         uid, inbound, callback_id = _parse(update)
