@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             log.warning("healthz: redis: %s", type(exc).__name__)
             checks["redis"] = "down"
         ok = all(v == "ok" for v in checks.values())
-        return jsonify(status="ok" if ok else "degraded", workflow=runtime.workflow.name,
+        return jsonify(status="ok" if ok else "degraded", workflow=runtime.default.workflow.name,
                        **checks), (200 if ok else 503)
 
     from bot import files
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(telegram.blueprint())
     app.register_blueprint(whatsapp.blueprint())
     app.register_blueprint(files.blueprint())
-    if runtime.settings.webchat.enabled:
-        app.register_blueprint(webchat.blueprint())
+    chat = webchat.blueprint()  # each office decides whether its own web chat is on
+    app.register_blueprint(chat)
+    app.register_blueprint(chat, url_prefix="/o/<office>", name="webchat_office")
     return app

@@ -7,7 +7,7 @@ import logging
 import mimetypes
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from storage.models import Attachment, utcnow
 
@@ -20,28 +20,40 @@ class FetchError(Exception):
 
 
 class AttachmentFetcher:
-    def __init__(self, runtime, senders: dict, folder: Path, max_bytes: int):
-        self.runtime, self.senders, self.folder, self.max_bytes = runtime, senders, folder, max_bytes
+    """`sources`: {office id: {channel: what fetches its files}} (asked each round), or a
+    plain {channel: ...} of the first office. A file is fetched through its own office's
+    bot or account."""
+
+    def __init__(self, runtime, sources, folder: Path, max_bytes: int):
+        from bot.outbound import per_office
+
+        self.runtime, self._sources, self.folder, self.max_bytes = runtime, per_office(sources), folder, max_bytes
 
     def run_once(self, limit: int = 10) -> int:
-        if not self.senders:
+        sources = self._sources()
+        wanted = [(office_id, tuple(by_channel)) for office_id, by_channel in sources.items() if by_channel]
+        if not wanted:
             return 0
-        for source in self.senders.values():
-            if hasattr(source, "purge"):  # the web chat's uploads no complaint took
-                source.purge()
-        with self.runtime.sessions() as s:
+        purged = set()
+        for by_channel in sources.values():
+            for source in by_channel.values():
+                if hasattr(source, "purge") and id(source) not in purged:  # uploads no complaint took
+                    purged.add(id(source))
+                    source.purge()
+        with self.runtime.sessions() as s:  # across offices
             rows = s.scalars(select(Attachment).where(
-                Attachment.fetched_at.is_(None), Attachment.channel.in_(tuple(self.senders)),
+                or_(*(and_(Attachment.office_id == o, Attachment.channel.in_(chs)) for o, chs in wanted)),
+                Attachment.fetched_at.is_(None),
                 Attachment.media_type.in_(FETCHABLE), Attachment.provider_ref.is_not(None),
                 Attachment.fetch_error.is_(None)).order_by(Attachment.id).limit(limit)).all()
         for row in rows:
-            self._fetch(row)
+            self._fetch(sources[row.office_id][row.channel], row)
         return len(rows)
 
-    def _fetch(self, row: Attachment) -> None:
+    def _fetch(self, source, row: Attachment) -> None:
         stored, error = None, None
         try:
-            data = self.senders[row.channel].fetch(row.provider_ref, self.max_bytes)
+            data = source.fetch(row.provider_ref, self.max_bytes)
             ext = mimetypes.guess_extension(row.content_type or "") or ".bin"
             path = self.folder / str(row.case_id) / f"{row.id}{ext}"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,5 +72,5 @@ class AttachmentFetcher:
                 return
             live.fetched_at = utcnow()
             live.stored_path, live.fetch_error = stored, error
-        if stored and hasattr(self.senders[row.channel], "fetched"):
-            self.senders[row.channel].fetched(row.provider_ref)  # the upload's holding copy goes
+        if stored and hasattr(source, "fetched"):
+            source.fetched(row.provider_ref)  # the upload's holding copy goes

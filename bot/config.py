@@ -163,6 +163,8 @@ class WhatsAppSettings(_Section):
 class WebchatSettings(_Section):
     enabled: bool = True
     title: str = ""  # default: the office name
+    # An office's own host name for its web chat (aduan.kotasorong.go.id), besides /o/<office>/.
+    host: str | None = Field(None, pattern=r"^[a-z0-9.-]+(:\d+)?$", max_length=253)
     secret_key: SecretStr | None = None  # signs visitor cookies
     # Abuse limits (counted in Redis, so every web process counts against the same ones):
     # filed complaints per browser and per client address in any hour (a school or an office

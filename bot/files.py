@@ -104,7 +104,9 @@ def blueprint() -> Blueprint:
             if attachment is None:
                 return _say(404, t(lang, "files.not_found"))
             case = s.get(Case, attachment.case_id)
-            if not unit_ok(runtime.conversation.office, case, officer):
+            office = runtime.office(attachment.office_id)
+            if office is None or officer.office_id != attachment.office_id or \
+                    not unit_ok(office.conversation.office, case, officer):
                 log.info("refused: officer #%s, attachment #%s of another unit", officer.id, attachment.id)
                 return _say(403, t(lang, "files.not_allowed"))
             channel = CHANNELS.get(attachment.channel, attachment.channel)

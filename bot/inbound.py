@@ -3,9 +3,11 @@ order, each message's effects and its "handled" mark in one transaction.
 
 Every process that handles messages runs this loop: `aduan run` in a thread beside its web
 server (sharing SQLite's single writer), `aduan worker` in production, any number of them.
-A round looks at the chats with work, oldest first, and takes one message of each chat it
-can claim (storage.inbound says how a chat is claimed), so a chat with a long backlog
-does not hold up the others. A crash before the commit leaves the row unhandled: the next
+A round looks at the chats with work, fairly across offices (each office's longest-waiting
+chat before any office's second: storage.inbound.pending_chats), and takes one message of
+each chat it can claim (storage.inbound says how a chat is claimed), so neither a chat
+with a long backlog nor an office with a burst holds up the others. Each message is
+handled in its office's own session, by its office's conversation. A crash before the commit leaves the row unhandled: the next
 round, in this process or another, handles it again, and since nothing of the first
 attempt was committed its effects happen once.
 
@@ -35,10 +37,13 @@ class InboundLoop:
         self._thread: threading.Thread | None = None
 
     # -- one message -------------------------------------------------------------------
-    def handle_next(self, channel: str, chat_id: str) -> bool:
-        """Handle the lowest unhandled message of this chat, if this worker can claim the
-        chat; True if one was handled (or set aside)."""
-        rt, now, row_id = self.runtime, self.runtime.clock(), None
+    def handle_next(self, office_id: int, channel: str, chat_id: str) -> bool:
+        """Handle the lowest unhandled message of this office's chat, if this worker can
+        claim the chat; True if one was handled (or set aside)."""
+        rt, now, row_id = self.runtime.office(office_id), self.runtime.clock(), None
+        if rt is None:
+            log.error("inbound for office #%s, which is not in the offices table", office_id)
+            return False
         try:
             with rt.transaction() as s:
                 if not queue.claim_chat(s, channel, chat_id):
@@ -56,12 +61,12 @@ class InboundLoop:
             # a deadlock again and again): a try, so that max_tries sets it aside
             log.warning("inbound #%s on %s failed in the database", row_id, channel, exc_info=True)
             if row_id is not None:
-                self._failed(row_id)
+                self._failed(rt, row_id)
             return False
         except Exception:
             log.warning("inbound #%s on %s failed", row_id, channel, exc_info=True)
             if row_id is not None:
-                self._failed(row_id)
+                self._failed(rt, row_id)
             return False
         for out_channel, out_chat in chats:
             rt.wake_outbound(out_channel, out_chat)
@@ -75,8 +80,7 @@ class InboundLoop:
         except Exception:
             return False
 
-    def _failed(self, row_id: int) -> None:
-        rt = self.runtime
+    def _failed(self, rt, row_id: int) -> None:
         with rt.transaction() as s:
             row = queue.failed(s, row_id, self.max_tries, rt.clock())
             if row is not None:
@@ -93,9 +97,9 @@ class InboundLoop:
         with self.runtime.sessions() as s:
             chats = queue.pending_chats(s)
         done = 0
-        for channel, chat in chats:  # one chat's trouble never holds up the others
+        for office_id, channel, chat in chats:  # one chat's trouble never holds up the others
             try:
-                done += self.handle_next(channel, chat)
+                done += self.handle_next(office_id, channel, chat)
             except (OperationalError, InterfaceError):
                 log.warning("inbound: the database is away; chat on %s waits", channel)
                 break  # every chat would fail alike: the round ends, the rows wait

@@ -65,6 +65,8 @@ REDACT = Redact()  # one per process: a runtime adds its secrets as it starts
 
 
 def secrets_of(runtime) -> list[str]:
+    """The secrets of a runtime's settings: a deployment's (the first office's), or one
+    office's (its own bot and account, when bot.runtime builds it)."""
     s = runtime.settings
     found = [x.get_secret_value() if x is not None else None
              for x in (s.telegram.token, s.telegram.secret_token, s.whatsapp.auth_token,

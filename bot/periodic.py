@@ -17,6 +17,7 @@ from flows.calendar import WEEKDAYS
 from flows.i18n import t
 from flows.messages import Reply
 from handlers import digests, notify
+from storage.base import FIRST_OFFICE
 from storage.models import Officer, ScheduledRun
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,12 @@ def purge_daily(runtime, key: str, now: datetime) -> int:
         return int(_claim(s, "privacy_purge", key, now))
 
 
+def reports_folder(runtime) -> Path:
+    """digest.reports_dir for the first office; a folder per office code under it for the others."""
+    folder = Path(runtime.settings.digest.reports_dir)
+    return folder if getattr(runtime, "id", FIRST_OFFICE) == FIRST_OFFICE else folder / runtime.code
+
+
 def _first_working_day(cal, day):
     first = day.replace(day=1)
     return first if cal.is_working_day(first) else cal.next_working_day(first)
@@ -99,7 +106,7 @@ def monthly(runtime, month: str, now: datetime) -> bool:
     from bot.reports.charts import chart_png
     from bot.reports.words import Words
 
-    folder = Path(runtime.settings.digest.reports_dir)
+    folder = reports_folder(runtime)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"laporan-{month}.pdf"
     f = report.write(runtime, month, "pdf", str(path), also={"xlsx": str(folder / f"laporan-{month}.xlsx")})["figures"]

@@ -6,6 +6,10 @@ row holds up nothing else), locked with SELECT ... FOR UPDATE SKIP LOCKED on Pos
 and reminders are claimed by a unique key, so neither a second scheduler, a restart, a
 crash mid-tick nor a clock jump makes anything go twice or be missed: what is due stays
 due in the database until it is done.
+
+A tick goes through the offices one by one, each in its own sessions and on its own
+calendar and workflow: an office's reminders, breaches, duties, digests and reports are
+that office's alone.
 """
 from __future__ import annotations
 
@@ -56,69 +60,83 @@ class Scheduler:
         if not leading:
             return done
         now = self.clock()
-        try:  # before the due rows: a duty opened late (after a stop) is reminded in this tick
-            with self.runtime.transaction() as s:
-                done["duties"] = duties.open_due(s, self.runtime.conversation.office, now)
-        except Exception:
-            log.exception("opening periodic duties failed; retried next tick")
-        due_reminders, due_breaches = _due_reminders(now), _due_breaches(now)
-        for ids in self._batches(due_reminders, Deadline.next_remind_at):
-            done["reminders"] += self.remind_batch(ids, now)
-        for ids in self._batches(due_breaches, Deadline.due_at):
-            done["breaches"] += self.breach_batch(ids, now)
-        try:
-            done["periodic"] = periodic.run_due(self.runtime, now)
-        except Exception:
-            log.exception("periodic jobs failed; retried next tick")
+        for office in self._offices():
+            try:
+                for key, n in self.tick_office(office, now).items():
+                    done[key] += n
+            except Exception:  # one office's trouble (its workflow file gone) holds up no other
+                log.exception("scheduler: office #%s failed; retried next tick", office.id)
         if any(done.values()):
             self.runtime.wake_all()
         return done
 
-    def remind_batch(self, ids: list[int], now) -> int:
-        """Send the reminders due on these rows. Returns how many went."""
-        office = self.runtime.conversation.office
-        return self._batch(ids, _due_reminders(now), lambda s, rows: deadlines.remind_all(s, office, rows, now),
-                           lambda row_id: self._postpone(row_id, now))
+    def _offices(self) -> list:
+        # The deployment's offices; given one office's runtime, that office.
+        return self.runtime.offices() if hasattr(self.runtime, "offices") else [self.runtime]
 
-    def breach_batch(self, ids: list[int], now) -> int:
-        """Act on the breaches due on these rows. Returns how many."""
-        office = self.runtime.conversation.office
+    def tick_office(self, rt, now) -> dict:
+        """What is due now in one office, in that office's sessions."""
+        done = {"duties": 0, "reminders": 0, "breaches": 0, "periodic": 0}
+        try:  # before the due rows: a duty opened late (after a stop) is reminded in this tick
+            with rt.transaction() as s:
+                done["duties"] = duties.open_due(s, rt.conversation.office, now)
+        except Exception:
+            log.exception("opening periodic duties failed; retried next tick")
+        for ids in self._batches(rt, _due_reminders(now), Deadline.next_remind_at):
+            done["reminders"] += self.remind_batch(rt, ids, now)
+        for ids in self._batches(rt, _due_breaches(now), Deadline.due_at):
+            done["breaches"] += self.breach_batch(rt, ids, now)
+        try:
+            done["periodic"] = periodic.run_due(rt, now)
+        except Exception:
+            log.exception("periodic jobs failed; retried next tick")
+        return done
+
+    def remind_batch(self, rt, ids: list[int], now) -> int:
+        """Send the reminders due on these rows of an office. Returns how many went."""
+        office = rt.conversation.office
+        return self._batch(rt, ids, _due_reminders(now), lambda s, rows: deadlines.remind_all(s, office, rows, now),
+                           lambda row_id: self._postpone(rt, row_id, now))
+
+    def breach_batch(self, rt, ids: list[int], now) -> int:
+        """Act on the breaches due on these rows of an office. Returns how many."""
+        office = rt.conversation.office
 
         def work(s, rows):
             for row in rows:
                 deadlines.breach(s, office, row, now)
             return len(rows)
-        return self._batch(ids, _due_breaches(now), work, lambda row_id: None)  # retried next tick
+        return self._batch(rt, ids, _due_breaches(now), work, lambda row_id: None)  # retried next tick
 
-    def _batch(self, ids: list[int], due, work, failed) -> int:
+    def _batch(self, rt, ids: list[int], due, work, failed) -> int:
         """`work` on the rows of `ids` still due, in one transaction (one commit for the
         batch, not one per row); a failed batch is redone row by row so that one bad row
         (e.g. its workflow file gone) holds up nothing else, and `failed` is told of it."""
         try:
-            with self.runtime.transaction() as s:
+            with rt.transaction() as s:
                 return work(s, self._lock(s, ids, due))
         except Exception:
             log.warning("a batch of %d deadlines failed; taking its rows one by one", len(ids))
         done = 0
         for row_id in ids:
             try:
-                with self.runtime.transaction() as s:
+                with rt.transaction() as s:
                     done += work(s, self._lock(s, [row_id], due))
             except Exception:
                 log.exception("deadline %s failed", row_id)
                 failed(row_id)
         return done
 
-    def _postpone(self, row_id: int, now) -> None:
-        with self.runtime.transaction() as s:
+    def _postpone(self, rt, row_id: int, now) -> None:
+        with rt.transaction() as s:
             row = s.get(Deadline, row_id)
             if row is not None:
                 row.next_remind_at = now + timedelta(hours=1)
 
-    def _batches(self, where, order):
+    def _batches(self, rt, where, order):
         seen = set()
         while True:
-            with self.runtime.sessions() as s:
+            with rt.sessions() as s:
                 ids = [i for i in s.scalars(select(Deadline.id).where(*where).order_by(order).limit(BATCH))
                        if i not in seen]
             if not ids:

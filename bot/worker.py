@@ -37,14 +37,14 @@ def rq_connection(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
 
 
-def drain_chat(channel: str, chat_id: str) -> int:
-    """The job: send what is due for one chat, in order."""
-    return _runtime.outbound.dispatcher.drain_chat(channel, chat_id, patient=True)
+def drain_chat(office_id: int, channel: str, chat_id: str) -> int:
+    """The job: send what is due for one office's chat, in order."""
+    return _runtime.outbound.dispatcher.drain_chat(office_id, channel, chat_id, patient=True)
 
 
-def enqueue_drain(connection: redis.Redis, channel: str, chat_id: str) -> None:
+def enqueue_drain(connection: redis.Redis, office_id: int, channel: str, chat_id: str) -> None:
     Queue(QUEUE, connection=connection).enqueue(
-        drain_chat, channel, chat_id, job_timeout=300, result_ttl=0, failure_ttl=24 * 3600)
+        drain_chat, office_id, channel, chat_id, job_timeout=300, result_ttl=0, failure_ttl=24 * 3600)
 
 
 def run_worker(runtime, burst: bool = False, inbound: bool = True) -> None:
@@ -60,7 +60,7 @@ def run_worker(runtime, burst: bool = False, inbound: bool = True) -> None:
     if not burst:
         runtime.outbound.start()  # the sweep
     try:
-        if not runtime.senders:  # nothing to send by a provider: handling is the whole job
+        if not runtime.senders_by_office():  # nothing to send by a provider: handling is the whole job
             if not burst:
                 threading.Event().wait()  # until the process is stopped
             return

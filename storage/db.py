@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.errors import StorageError
+from storage.scoping import office_of
 
 WRITE_OPTION = "aduan_unit_of_work"
 
@@ -75,9 +76,15 @@ def lock_conversation(session: Session, channel: str, chat_id: str) -> None:
     makes two chats wait for each other); on SQLite the unit of work already holds the
     database's one write lock (BEGIN IMMEDIATE), which serializes every conversation."""
     if session.get_bind().dialect.name == "postgresql":
-        digest = hashlib.blake2b(f"{channel}:{chat_id}".encode(), digest_size=8).digest()
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                        {"key": int.from_bytes(digest, "big", signed=True)})
+                        {"key": chat_key(office_of(session), channel, chat_id)})
+
+
+def chat_key(office_id: int, channel: str, chat_id: str) -> int:
+    """The advisory lock key of one office's chat (the same chat id on two offices' bots is
+    two conversations)."""
+    digest = hashlib.blake2b(f"{office_id}:{channel}:{chat_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def upsert_insert(session: Session, model):

@@ -17,6 +17,7 @@ from flows.sla import parse_sla
 from flows.stage_clock import StageClock
 from flows.workflow import CategoryDef, Workflow
 from storage.db import upsert_insert
+from storage.scoping import office_of
 from storage.models import Case, Deadline, Reminder
 
 
@@ -123,7 +124,8 @@ def claim_reminders(session: Session, due: dict[int, list[float]], now: datetime
     last threshold of each is the one sent, the earlier ones are recorded as suppressed.
     The unique (deadline, threshold) key makes a claim once-only whatever the number of
     schedulers; returns the deadline ids whose reminder this transaction may send."""
-    values = [{"deadline_id": i, "threshold": f, "at": now, "status": "sent" if f == passed[-1] else "suppressed"}
+    office = office_of(session)
+    values = [{"office_id": office, "deadline_id": i, "threshold": f, "at": now, "status": "sent" if f == passed[-1] else "suppressed"}
               for i, passed in due.items() for f in passed]
     # Parameter sets, not .values(list): the statement compiles once and is cached; a
     # VALUES list of a new length compiles anew every batch.

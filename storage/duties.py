@@ -22,6 +22,7 @@ from flows.calendar import OfficeCalendar
 from flows.duties import PeriodicDef
 from flows.workflow import Workflow
 from storage.db import upsert_insert
+from storage.scoping import office_of
 from storage.deadlines import clock_of, refresh
 from storage.models import Deadline
 from storage.models_duties import Duty
@@ -71,8 +72,8 @@ def claim(session: Session, p: PeriodicDef, key: str, cal: OfficeCalendar, now: 
     key makes this once-only whatever the number of schedulers). Thresholds already
     passed are not reminded: the opening notice carries the due time."""
     duty_id = session.scalar(
-        upsert_insert(session, Duty).values(duty=p.id, period=key, role=p.actor, opened_at=now)
-        .on_conflict_do_nothing(index_elements=["duty", "period"]).returning(Duty.id))
+        upsert_insert(session, Duty).values(office_id=office_of(session), duty=p.id, period=key, role=p.actor, opened_at=now)
+        .on_conflict_do_nothing(index_elements=["office_id", "duty", "period"]).returning(Duty.id))
     if duty_id is None:
         return None
     row = _clock(p, key, cal)

@@ -14,8 +14,9 @@ enrolment code `/petugas CODE`, the fields of a form the citizen then cancelled)
 every stored hour is in the database's backups and write-ahead log.
 
 Order and claims: a worker takes a chat, not a row. `pending_chats` lists the chats with
-work, oldest first (the fair queue: one office today; with offices it is ordered per
-office first); `claim_chat` holds that chat for the transaction (PostgreSQL: a
+work, fairly across offices: each office's oldest waiting chat first, then each office's
+second, and so on, so one office's burst (a viral complaint) never queues another office
+behind it; `claim_chat` holds that chat for the transaction (PostgreSQL: a
 transaction-scoped advisory lock on the chat, the same key as storage.db's
 lock_conversation, tried without waiting so the worker moves on to another chat; SQLite:
 the unit of work already holds the one write lock); then `next_of_chat` reads the lowest
@@ -23,7 +24,6 @@ unhandled id of the chat, after the lock, so it sees every commit before it.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict
 from datetime import datetime
 
@@ -32,7 +32,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from flows.messages import Attachment, Inbound
+from storage.db import chat_key
 from storage.models import InboundMessage
+from storage.scoping import office_of
 
 
 def outline(inbound: Inbound | None) -> dict:
@@ -62,7 +64,8 @@ def inbound_of(row: InboundMessage) -> Inbound | None:
     return Inbound(**data)
 
 
-def store(conn: Connection, channel: str, provider_message_id: str, inbound: Inbound | None, now: datetime) -> bool:
+def store(conn: Connection, office_id: int, channel: str, provider_message_id: str, inbound: Inbound | None,
+          now: datetime) -> bool:
     """Store a delivery to be handled; False if it was stored before (a retry or a
     duplicate). One statement: INSERT ... ON CONFLICT DO NOTHING, on PostgreSQL and SQLite
     alike, on a plain connection (no unit of work: the webhook's whole transaction is this
@@ -71,36 +74,39 @@ def store(conn: Connection, channel: str, provider_message_id: str, inbound: Inb
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stored = conn.execute(
         dialect.insert(InboundMessage)
-        .values(channel=channel, provider_message_id=provider_message_id,
+        .values(office_id=office_id, channel=channel, provider_message_id=provider_message_id,
                 chat_id=inbound.chat_id if inbound else None,
                 payload=pending_payload(inbound) if inbound else outline(None),
                 received_at=now, handled_at=None if inbound else now, tries=0)
-        .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
+        .on_conflict_do_nothing(index_elements=["office_id", "channel", "provider_message_id"])
         .returning(InboundMessage.id)).scalar_one_or_none()
     return stored is not None
 
 
-def pending_chats(session: Session, limit: int = 50) -> list[tuple[str, str]]:
-    """The chats with unhandled messages, the one waiting longest first."""
+def pending_chats(session: Session, limit: int = 50) -> list[tuple[int, str, str]]:
+    """(office, channel, chat) of the chats with unhandled messages, fairly across offices:
+    the chats ranked by how long they have waited within their office, then by that rank,
+    so a round takes each office's oldest chat before any office's second. Read across
+    offices: the caller then works in each office's own session."""
     first = func.min(InboundMessage.id)
-    rows = session.execute(select(InboundMessage.channel, InboundMessage.chat_id)
-                           .where(InboundMessage.handled_at.is_(None))
-                           .group_by(InboundMessage.channel, InboundMessage.chat_id)
-                           .order_by(first).limit(limit)).all()
-    return [(channel, chat) for channel, chat in rows]
-
-
-def chat_key(channel: str, chat_id: str) -> int:
-    digest = hashlib.blake2b(f"{channel}:{chat_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    rank = func.row_number().over(partition_by=InboundMessage.office_id, order_by=first)
+    waiting = (select(InboundMessage.office_id, InboundMessage.channel, InboundMessage.chat_id,
+                      first.label("first"), rank.label("rank"))
+               .where(InboundMessage.handled_at.is_(None))
+               .group_by(InboundMessage.office_id, InboundMessage.channel, InboundMessage.chat_id)
+               .subquery())
+    rows = session.execute(select(waiting.c.office_id, waiting.c.channel, waiting.c.chat_id)
+                           .order_by(waiting.c.rank, waiting.c.first).limit(limit)).all()
+    return [(office, channel, chat) for office, channel, chat in rows]
 
 
 def claim_chat(session: Session, channel: str, chat_id: str) -> bool:
-    """Hold this chat until the transaction ends; False if another worker holds it."""
+    """Hold this chat (of the session's office) until the transaction ends; False if
+    another worker holds it."""
     if session.get_bind().dialect.name != "postgresql":
         return True  # BEGIN IMMEDIATE: this transaction is the only writer
     return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"),
-                               {"key": chat_key(channel, chat_id)}))
+                               {"key": chat_key(office_of(session), channel, chat_id)}))
 
 
 def next_of_chat(session: Session, channel: str, chat_id: str) -> InboundMessage | None:

@@ -1,14 +1,16 @@
 """The tables. Times are UTC (UTCDateTime); texts shown to people live in flows/handlers."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
-    JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, MetaData, SmallInteger, String, Text,
+    JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, SmallInteger, String, Text,
     UniqueConstraint, text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storage.base import FIRST_OFFICE, NAMING, Base, Office, OfficeOwned, utcnow  # noqa: F401  (re-exported)
 
 from storage.types import UTCDateTime
 
@@ -16,36 +18,19 @@ if TYPE_CHECKING:
     from storage.models_duties import Duty
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-NAMING = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-
-
-class Unit(Base):
+class Unit(OfficeOwned, Base):
     """A work unit (unit kerja / OPD) cases are forwarded to."""
 
     __tablename__ = "units"
     # Codes are looked up ignoring case (storage.units), so they are unique ignoring case.
-    __table_args__ = (Index("uq_units_code_lower", text("lower(code)"), unique=True),)
+    __table_args__ = (Index("uq_units_office_code_lower", "office_id", text("lower(code)"), unique=True),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(40), unique=True)
+    code: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Citizen(Base):
+class Citizen(OfficeOwned, Base):
     __tablename__ = "citizens"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
@@ -57,11 +42,11 @@ class Citizen(Base):
     identities: Mapped[list[CitizenIdentity]] = relationship(back_populates="citizen")
 
 
-class CitizenIdentity(Base):
+class CitizenIdentity(OfficeOwned, Base):
     """A citizen's address on one channel (Telegram chat id, WhatsApp number, web visitor)."""
 
     __tablename__ = "citizen_identities"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    __table_args__ = (UniqueConstraint("office_id", "channel", "external_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(20))
@@ -71,7 +56,7 @@ class CitizenIdentity(Base):
     citizen: Mapped[Citizen] = relationship(back_populates="identities")
 
 
-class Officer(Base):
+class Officer(OfficeOwned, Base):
     __tablename__ = "officers"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
@@ -88,9 +73,9 @@ class Officer(Base):
     identities: Mapped[list[OfficerIdentity]] = relationship(back_populates="officer")
 
 
-class OfficerIdentity(Base):
+class OfficerIdentity(OfficeOwned, Base):
     __tablename__ = "officer_identities"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    __table_args__ = (UniqueConstraint("office_id", "channel", "external_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(20))
@@ -103,17 +88,19 @@ class OfficerIdentity(Base):
     officer: Mapped[Officer] = relationship(back_populates="identities")
 
 
-class TicketCounter(Base):
+class TicketCounter(OfficeOwned, Base):
     """The last ticket number given out in a year (ADU-2025-000123)."""
 
     __tablename__ = "ticket_counters"
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), primary_key=True, default=FIRST_OFFICE)
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Case(Base):
+class Case(OfficeOwned, Base):
     __tablename__ = "cases"
     __table_args__ = (
+        UniqueConstraint("office_id", "ticket"),  # ticket numbers are per office
         Index("ix_cases_state_updated", "state", "updated_at"),
         Index("ix_cases_citizen", "citizen_id"),
         Index("ix_cases_created", "created_at"),  # reports by period
@@ -123,7 +110,7 @@ class Case(Base):
               sqlite_where=text("anonymised_at IS NULL")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    ticket: Mapped[str] = mapped_column(String(32), unique=True)
+    ticket: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(30))
     category: Mapped[str | None] = mapped_column(String(60))
     channel: Mapped[str] = mapped_column(String(20))
@@ -154,7 +141,7 @@ class Case(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class CaseEvent(Base):
+class CaseEvent(OfficeOwned, Base):
     """Append-only audit trail: who did what to a case, when, from which state to which."""
 
     __tablename__ = "case_events"
@@ -173,7 +160,7 @@ class CaseEvent(Base):
     case: Mapped[Case] = relationship(back_populates="events")
 
 
-class Attachment(Base):
+class Attachment(OfficeOwned, Base):
     __tablename__ = "attachments"
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
@@ -195,7 +182,7 @@ DEADLINE_KINDS = ("(kind IN ('stage', 'escalation') AND case_id IS NOT NULL AND 
                   " OR (kind = 'duty' AND case_id IS NULL AND duty_id IS NOT NULL)")
 
 
-class Deadline(Base):
+class Deadline(OfficeOwned, Base):
     """The clock of one stage of one case (or of the case's escalation, or of a periodic
     duty: kind "duty", no case, `stage` the duty's id).
 
@@ -237,7 +224,7 @@ class Deadline(Base):
     duty: Mapped[Duty | None] = relationship(back_populates="deadline")
 
 
-class Reminder(Base):
+class Reminder(OfficeOwned, Base):
     """One reminder threshold of one stage clock, claimed once (the unique key)."""
 
     __tablename__ = "reminders"
@@ -249,24 +236,24 @@ class Reminder(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ScheduledRun(Base):
+class ScheduledRun(OfficeOwned, Base):
     """A periodic job (a digest, a monthly report) done once for its key (e.g. a date)."""
 
     __tablename__ = "scheduled_runs"
-    __table_args__ = (UniqueConstraint("job", "run_key"),)
+    __table_args__ = (UniqueConstraint("office_id", "job", "run_key"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     job: Mapped[str] = mapped_column(String(60))
     run_key: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Outbox(Base):
+class Outbox(OfficeOwned, Base):
     """Every outgoing message, until the provider has accepted it."""
 
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_pending", "status", "next_attempt_at"),
-        Index("ix_outbox_chat", "channel", "chat_id", "id"),
+        Index("ix_outbox_chat", "office_id", "channel", "chat_id", "id"),
         # Housekeeping clears delivered texts after privacy.outbox_text_days: only rows still
         # holding one are indexed, so each round reads what is due and no more.
         Index("ix_outbox_to_clear", "created_at", postgresql_where=text("cleared_at IS NULL"),
@@ -290,7 +277,7 @@ class Outbox(Base):
     cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # text removed (storage.privacy)
 
 
-class AccessAttempt(Base):
+class AccessAttempt(OfficeOwned, Base):
     """A wrong access code (/status TICKET CODE) or enrolment code (ticket "enrol", see
     storage.officers), kept an hour to throttle guessing."""
 
@@ -305,13 +292,13 @@ class AccessAttempt(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-class InboundMessage(Base):
+class InboundMessage(OfficeOwned, Base):
     """Every webhook delivery that was accepted, once (the provider's id is unique); the
     queue of what is still to handle (handled_at NULL), in id order per chat."""
 
     __tablename__ = "inbound_messages"
-    __table_args__ = (UniqueConstraint("channel", "provider_message_id"),
-                      Index("ix_inbound_messages_pending", "channel", "chat_id", "id",
+    __table_args__ = (UniqueConstraint("office_id", "channel", "provider_message_id"),
+                      Index("ix_inbound_messages_pending", "office_id", "channel", "chat_id", "id",
                             postgresql_where=text("handled_at IS NULL"), sqlite_where=text("handled_at IS NULL")))
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))
@@ -324,14 +311,14 @@ class InboundMessage(Base):
     set_aside_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a poison message, given up on
 
 
-class ChatSession(Base):
+class ChatSession(OfficeOwned, Base):
     """A browser's session on a channel whose identity is a cookie (the web chat): the
     cookie carries the chat id and a nonce, only its hash is kept. Rotating the nonce
     leaves the chat id, and with it the conversation's rows, where they are; ending the
     session makes the chat id unusable for good."""
 
     __tablename__ = "chat_sessions"
-    __table_args__ = (UniqueConstraint("channel", "chat_id"),)
+    __table_args__ = (UniqueConstraint("office_id", "channel", "chat_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))
     chat_id: Mapped[str] = mapped_column(String(100))
@@ -344,11 +331,11 @@ class ChatSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class Dialog(Base):
+class Dialog(OfficeOwned, Base):
     """A conversation's half-filled form or menu position, durable across restarts."""
 
     __tablename__ = "dialogs"
-    __table_args__ = (UniqueConstraint("channel", "chat_id"),)
+    __table_args__ = (UniqueConstraint("office_id", "channel", "chat_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))
     chat_id: Mapped[str] = mapped_column(String(100))
@@ -357,7 +344,7 @@ class Dialog(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-class Rating(Base):
+class Rating(OfficeOwned, Base):
     """The citizen's verdict on a case (its SKM answers are survey_responses since 0015)."""
 
     __tablename__ = "ratings"
@@ -373,7 +360,7 @@ class Rating(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
-class PrivacyRequest(Base):
+class PrivacyRequest(OfficeOwned, Base):
     """A citizen's request, from the chat (/hapus), to have their data erased; done when an
     admin confirms it with `aduan privacy erase`. It names the citizen by id only: the
     chat address is read from their identities while it exists."""

@@ -7,16 +7,16 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from storage.models import Base, Deadline, utcnow  # noqa: F401  (Deadline: the relationship's other side)
+from storage.models import Base, OfficeOwned, Deadline, utcnow  # noqa: F401  (Deadline: the relationship's other side)
 from storage.types import UTCDateTime
 
 
-class Duty(Base):
+class Duty(OfficeOwned, Base):
     """One period of a workflow's periodic duty (the monthly report for 2025-04), opened
     once when the period has ended (the unique key), with its clock in `deadlines`."""
 
     __tablename__ = "duties"
-    __table_args__ = (UniqueConstraint("duty", "period"),)
+    __table_args__ = (UniqueConstraint("office_id", "duty", "period"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     duty: Mapped[str] = mapped_column(String(60))  # the workflow's [[periodic]] id
     period: Mapped[str] = mapped_column(String(7))  # "2025-04" or "2025"

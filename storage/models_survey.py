@@ -6,14 +6,14 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import Base, utcnow
+from storage.models import Base, OfficeOwned, utcnow
 from storage.types import UTCDateTime
 
 ELEMENT_COLUMNS = tuple(f"u{n}" for n in range(1, 10))  # flows.ikm.ELEMENTS' keys
 PROFILE_COLUMNS = ("age_group", "sex", "education", "occupation")
 
 
-class SurveyResponse(Base):
+class SurveyResponse(OfficeOwned, Base):
     """One respondent's SKM answers (PermenPAN-RB 14/2017), from /survei or after a rating:
     the service and unit rated, the optional profile (codes of flows.skm) and the nine
     elements 1-4 (None: skipped). The citizen is kept for their rights (export, erasure)

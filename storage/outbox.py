@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from flows.messages import Reply
 from storage.models import Outbox, utcnow
+from storage.scoping import office_of
 
 PENDING, SENT, FAILED, HELD = "pending", "sent", "failed", "held"
 MAX_ATTEMPTS = 12
@@ -66,7 +67,9 @@ def batched(session: Session) -> Iterator[None]:
 def _write(session: Session, rows: list[dict]) -> None:
     # Plain Core on the transaction's connection: nothing of the ORM's to keep in step (a
     # case_id given is a case already flushed), and a few hundred microseconds less a message.
-    session.connection().execute(Outbox.__table__.insert(), rows)
+    # The office: a Core statement is not scoped by storage.scoping.
+    office = office_of(session)
+    session.connection().execute(Outbox.__table__.insert(), [dict(r, office_id=office) for r in rows])
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -85,12 +88,13 @@ def split_text(text: str, limit: int) -> list[str]:
 
 
 def due_chats(session: Session, now: datetime, channels: tuple[str, ...], limit: int = 50):
-    """Chats with a pending message that may be sent now (oldest first)."""
+    """(office, channel, chat) of the chats with a pending message that may be sent now
+    (oldest first)."""
     first = func.min(Outbox.id)
-    return [(channel, chat_id) for channel, chat_id, _ in session.execute(
-        select(Outbox.channel, Outbox.chat_id, first)
+    return [(office, channel, chat_id) for office, channel, chat_id, _ in session.execute(
+        select(Outbox.office_id, Outbox.channel, Outbox.chat_id, first)
         .where(Outbox.status == PENDING, Outbox.next_attempt_at <= now, Outbox.channel.in_(channels))
-        .group_by(Outbox.channel, Outbox.chat_id)
+        .group_by(Outbox.office_id, Outbox.channel, Outbox.chat_id)
         .order_by(first)
         .limit(limit)
     )]

@@ -266,7 +266,7 @@ def test_a_workflow_without_a_status_table_exports_nothing(april, tmp_path, monk
     rt, _ = april
     bare = rt.workflow.model_copy(update={"lapor": None})
     monkeypatch.setattr(rt.cases, "workflow", bare)
-    monkeypatch.setattr(rt, "workflow", bare)
+    monkeypatch.setattr(rt.default, "workflow", bare)
     r = CliRunner().invoke(lapor_command, ["--month", "2025-04", "-o", str(tmp_path / "x.xlsx")], obj=Ctx(rt))
     assert r.exit_code != 0 and "maps no state to an SP4N-LAPOR! status" in str(r.exception)
     assert list(tmp_path.iterdir()) == []  # no half file

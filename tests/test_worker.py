@@ -24,7 +24,7 @@ def test_the_worker_sends_what_the_web_process_queued(make_runtime, backend):
         if backend == "redis":
             assert queue.count == 1  # the web process nudged the workers through RQ
         else:
-            enqueue_drain(queue.connection, "telegram", "4242")  # one process: queue it by hand
+            enqueue_drain(queue.connection, 1, "telegram", "4242")  # one process: queue it by hand
         run_worker(web, burst=True)
         assert [p["text"][:20] for p in api.sent()] == ["Selamat datang di la", "Sebelum mulai, mohon"]
         with web.sessions() as s:

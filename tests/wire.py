@@ -47,7 +47,7 @@ class World:
         self.runtime, self.telegram_api, self.twilio_api = runtime, telegram_api, twilio_api
         self.app = create_app(runtime=runtime)
         self._parsed: dict = {}
-        self.dispatcher = Dispatcher(runtime, runtime.senders, clock=runtime.clock, sleep=lambda s: None,
+        self.dispatcher = Dispatcher(runtime, runtime.senders_by_office, clock=runtime.clock, sleep=lambda s: None,
                                      limits={"telegram": (0.0, 10_000), "whatsapp": (0.0, 10_000)})
 
     def deliver(self) -> None:
@@ -110,14 +110,16 @@ class _Person:
 
 class TelegramUser(_Person):
     channel = "telegram"
+    path, secret = "/webhooks/telegram", SECRET  # the first office's bot
+    fake = "telegram_api"
 
     @property
     def chat_id(self) -> int:
         return 70_000 + self.n
 
     def _post(self, update: dict) -> None:
-        r = self.world.app.test_client().post("/webhooks/telegram", json=update,
-                                              headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+        r = self.world.app.test_client().post(self.path, json=update,
+                                              headers={"X-Telegram-Bot-Api-Secret-Token": self.secret})
         assert r.status_code == 200, r.data
 
     def _user(self) -> dict:
@@ -140,7 +142,7 @@ class TelegramUser(_Person):
 
     def _inbox(self) -> list[dict]:
         found = []
-        for params in self.world.received(self.world.telegram_api, "chat_id", str(self.chat_id)):
+        for params in self.world.received(getattr(self.world, self.fake), "chat_id", str(self.chat_id)):
             markup = params.get("reply_markup")
             markup = json.loads(markup) if isinstance(markup, str) else (markup or {})
             options = [(b["text"], b["callback_data"]) for row in markup.get("inline_keyboard", []) for b in row]

@@ -1,6 +1,7 @@
 """Telegram: the webhook (updates in) and the Bot API (messages out).
 
-In: `POST /webhooks/telegram`, authenticated by the X-Telegram-Bot-Api-Secret-Token
+In: `POST /webhooks/telegram` (the first office) or `/webhooks/telegram/<office>` (each
+office has its own bot), authenticated by that office's X-Telegram-Bot-Api-Secret-Token
 header, parsed with python-telegram-bot's types. A pressed button is answered in the
 webhook's own response (answerCallbackQuery), so it never spins.
 Out: one initialized `Bot` on one long-lived event loop per worker process.
@@ -116,9 +117,15 @@ def blueprint() -> Blueprint:
     bp = Blueprint("telegram", __name__)
 
     @bp.post("/webhooks/telegram")
-    def webhook():
-        """Telegram update in: 403 without the secret; 200 only once it is stored."""
-        runtime = current_app.extensions["aduan"]
+    @bp.post("/webhooks/telegram/<office>")
+    def webhook(office: str | None = None):
+        """Telegram update in, for the first office or the office in the path (each office
+        has its own bot, and its own secret): 403 without the secret; 200 only once it is
+        stored."""
+        deployment = current_app.extensions["aduan"]
+        runtime = deployment.default if office is None else deployment.office_by_code(office)
+        if runtime is None:
+            return jsonify(error="forbidden"), 403  # an unknown office says no more than a wrong secret
         secret = runtime.settings.telegram.secret_token
         given = request.headers.get(SECRET_HEADER, "")
         if secret is None or not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):

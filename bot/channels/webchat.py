@@ -30,7 +30,7 @@ from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, g, has_request_context, jsonify, request, session
+from flask import Blueprint, Response, abort, current_app, g, has_request_context, jsonify, request, session
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import select
 
@@ -38,6 +38,7 @@ from flows.i18n import language, t
 from flows.intake import attachment_problem
 from flows.messages import Attachment, Inbound
 from storage import chat_sessions, inbound as inbound_queue
+from storage.base import FIRST_OFFICE
 from storage.models import Citizen, CitizenIdentity
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ def _visitor(runtime, create: bool = True) -> str | None:
     if "aduan_chat" in g:
         return g.aduan_chat
     now, lifetime = runtime.clock(), timedelta(days=runtime.settings.webchat.session_days)
-    visitor, nonce = session.get("visitor"), session.get("nonce")
+    visitor, nonce = session.get(_key(runtime, "visitor")), session.get(_key(runtime, "nonce"))
     with runtime.transaction() as s:
         known = isinstance(visitor, str) and _VISITOR.match(visitor) is not None
         if known and isinstance(nonce, str) and chat_sessions.resolve(s, CHANNEL, f"w-{visitor}", nonce, now, lifetime):
@@ -144,8 +145,7 @@ def _visitor(runtime, create: bool = True) -> str | None:
             nonce = chat_sessions.start(s, CHANNEL, f"w-{visitor}", now)
         else:
             nonce = adopted
-    session.clear()
-    session.update(visitor=visitor, nonce=nonce)
+    session.update({_key(runtime, "visitor"): visitor, _key(runtime, "nonce"): nonce})
     session.permanent = True
     g.aduan_chat = f"w-{visitor}"
     return g.aduan_chat
@@ -156,7 +156,7 @@ def _rotate_if_raised(runtime, chat: str) -> None:
     with runtime.transaction() as s:
         nonce = chat_sessions.rotate_if_raised(s, CHANNEL, chat, runtime.clock())
     if nonce is not None:
-        session["nonce"] = nonce
+        session[_key(runtime, "nonce")] = nonce
 
 
 HANDLED_WAIT = 3.0  # seconds a post waits for its message to be handled (usually milliseconds)
@@ -184,8 +184,40 @@ def _too_fast(runtime, chat: str):
     return response
 
 
+def _office():
+    """The office this request is for: the one in the path (/o/<office>/), else the one
+    whose own host name this is, else the first office. (An unknown one was a 404 before
+    the view ran.)"""
+    if "aduan_office" in g:
+        return g.aduan_office
+    deployment = current_app.extensions["aduan"]
+    g.aduan_office = deployment.office_for_host(request.host) or deployment.default
+    return g.aduan_office
+
+
+def _key(runtime, name: str) -> str:
+    """A cookie key of this office's: one browser may talk to several offices' web chats."""
+    return name if runtime.id == FIRST_OFFICE else f"{name}-{runtime.id}"
+
+
 def blueprint() -> Blueprint:
+    """Registered twice: at / (the first office, or the office of the host name) and at
+    /o/<office>/."""
     bp = Blueprint("webchat", __name__)
+
+    @bp.url_value_preprocessor
+    def _office_of_path(_endpoint, values):
+        code = (values or {}).pop("office", None)
+        if code is not None:
+            found = current_app.extensions["aduan"].office_by_code(code)
+            if found is None or not found.settings.webchat.enabled:
+                abort(404)
+            g.aduan_office = found
+
+    @bp.before_request
+    def _enabled():
+        if not _office().settings.webchat.enabled:
+            abort(404)
 
     @bp.get("/")
     @bp.get("/survei")
@@ -193,10 +225,11 @@ def blueprint() -> Blueprint:
     def page():
         """The chat page: plain HTML/CSS/JS, nothing from a CDN. At /survei (or /?survei=1,
         the link an office puts on its counter or website) it opens with the survey."""
-        runtime = current_app.extensions["aduan"]
+        runtime = _office()
         title = runtime.settings.webchat.title or runtime.settings.office.name
-        survey = request.path in ("/survei", "/survey") or "survei" in request.args or "survey" in request.args
-        html = (_static("index.html").replace("{{title}}", _escape(title))
+        survey = request.path.endswith(("/survei", "/survey")) or "survei" in request.args or "survey" in request.args
+        base = "" if request.blueprint == "webchat" else f"/o/{runtime.code}"
+        html = (_static("index.html").replace("{{title}}", _escape(title)).replace("{{base}}", base)
                 .replace("{{start}}", "/survei" if survey else "/mulai"))
         return Response(html, content_type="text/html; charset=utf-8")
 
@@ -220,7 +253,7 @@ def blueprint() -> Blueprint:
             return jsonify(error="text and button must be strings"), 400
         if text is not None and len(text) > MAX_TEXT:
             return jsonify(error=f"at most {MAX_TEXT} characters in one message"), 413
-        runtime = current_app.extensions["aduan"]
+        runtime = _office()
         chat = _visitor(runtime)
         if (refused := _too_fast(runtime, chat)) is not None:
             return refused
@@ -239,18 +272,19 @@ def blueprint() -> Blueprint:
     @bp.post("/webchat/api/session/end")
     def end_session():
         """"End session": this visitor id is dead for good; the next visit is a new visitor."""
-        runtime = current_app.extensions["aduan"]
+        runtime = _office()
         chat = _visitor(runtime, create=False)
         if chat is not None:
             with runtime.transaction() as s:
                 chat_sessions.end(s, CHANNEL, chat, runtime.clock())
-        session.clear()
+        session.pop(_key(runtime, "visitor"), None)
+        session.pop(_key(runtime, "nonce"), None)
         return jsonify(ok=True)
 
     @bp.post("/webchat/api/files")
     def post_file():
         """A visitor's photo or document (multipart: id, file); 200 once it is stored."""
-        runtime = current_app.extensions["aduan"]
+        runtime = _office()
         chat = _visitor(runtime)
         if (refused := _too_fast(runtime, chat)) is not None:
             return refused
@@ -296,7 +330,7 @@ def blueprint() -> Blueprint:
             after = int(request.args.get("after", "0"))
         except ValueError:
             return jsonify(error="after must be a number"), 400
-        runtime = current_app.extensions["aduan"]
+        runtime = _office()
         chat = _visitor(runtime, create=False)
         # "fresh": this browser has no live session (ended, expired, or never had one): the
         # page drops what it shows of an old conversation; its next message starts one.

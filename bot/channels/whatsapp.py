@@ -68,17 +68,22 @@ def blueprint() -> Blueprint:
 
     @bp.post("/webhooks/whatsapp")
     def webhook():
-        """Twilio in: 403 on a bad signature; 200 only once the message is stored."""
-        runtime = current_app.extensions["aduan"]
+        """Twilio in: 403 on a bad signature; 200 only once the message is stored. The office
+        is the one whose sender number the message went to (`To`; a delivery report's
+        `From`), else the first office."""
+        deployment = current_app.extensions["aduan"]
+        params = request.form.to_dict(flat=True)
+        status_report = "MessageStatus" in params and "Body" not in params and "NumMedia" not in params
+        ours = params.get("From") if status_report else params.get("To")
+        runtime = deployment.office_for_whatsapp(ours) or deployment.default
         cfg = runtime.settings.whatsapp
         signature = request.headers.get("X-Twilio-Signature", "")
-        params = request.form.to_dict(flat=True)
         if cfg.auth_token is None or cfg.public_url is None or not signature or \
                 not RequestValidator(cfg.auth_token.get_secret_value()).validate(cfg.public_url, params, signature):
             return "forbidden", 403
         if "\x00" in params.get("MessageSid", ""):  # never a Twilio id; PostgreSQL text cannot hold it
             return "not a WhatsApp message", 400
-        if "MessageStatus" in params and "Body" not in params and "NumMedia" not in params:
+        if status_report:
             if len(params.get("MessageSid", "")) > SID_MAX:
                 return "not a Twilio message id", 400
             runtime.record_delivery_status(CHANNEL, params.get("MessageSid", ""), params["MessageStatus"],

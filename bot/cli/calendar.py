@@ -24,9 +24,9 @@ def calendar_show(obj, month):
         year, mon = (int(p) for p in month.split("-"))
     except ValueError:
         raise CalendarError(f"{month!r} is not a month; write YYYY-MM, e.g. 2025-04") from None
-    cal = obj.runtime.calendar
+    cal = obj.office(obj.runtime, settings_only=True).calendar
     days = cal.month(year, mon)
-    click.echo(f"{obj.runtime.settings.office.name}: {month} "
+    click.echo(f"{obj.office(obj.runtime, settings_only=True).settings.office.name}: {month} "
                f"({cal.timezone_name}, {zone_abbreviation(cal.timezone_name)})")
     echo_table(["date", "day", "working", "hours", "note"],
                [[d.day.isoformat(), d.day.strftime("%a"), "yes" if d.working else "no",
@@ -45,7 +45,7 @@ def calendar_due(obj, start, sla):
     START is "YYYY-MM-DD HH:MM" in office time (or with an offset, e.g. +07:00);
     SLA is e.g. "3 working days", "1 working hour", "10 minutes", "5 hari kerja".
     """
-    cal = obj.runtime.calendar
+    cal = obj.office(obj.runtime, settings_only=True).calendar
     try:
         at = datetime.fromisoformat(start.strip())
     except ValueError:

@@ -20,14 +20,16 @@ def run(obj, host, port, no_worker, no_scheduler):
 
     from bot.app import create_app
 
-    rt = obj.database()
+    rt = obj.deployment()
     settings = rt.settings
     host = host or settings.server.host
     port = port or settings.server.port
     logs.setup(rt)  # INFO, with tokens and secrets redacted (bot.logs)
     app = create_app(runtime=rt)
-    channels = ", ".join(["webchat"] * settings.webchat.enabled + list(rt.senders)) or "none"
-    click.echo(f"Aduan ({rt.workflow.name}, {settings.source}) on http://{host}:{port}/ "
+    offices = rt.offices()
+    channels = ", ".join(["webchat"] * settings.webchat.enabled + list(rt.default.senders)) or "none"
+    more = f", {len(offices)} offices" if len(offices) > 1 else ""
+    click.echo(f"Aduan ({rt.default.workflow.name}, {settings.source}{more}) on http://{host}:{port}/ "
                f"- database {rt.engine.url.get_backend_name()}, redis {settings.redis.url.split('@')[-1]}, "
                f"channels: {channels}")
     if not no_worker:

@@ -10,7 +10,7 @@ from bot import logs
 def scheduler(obj, once):
     """Keep every case on its clock: a tick every scheduler.tick_seconds. Any number may
     run; one acts at a time."""
-    rt = obj.database()
+    rt = obj.deployment()
     logs.setup(rt)  # INFO, with tokens and secrets redacted (bot.logs)
     if once:
         done = rt.scheduler.tick()

@@ -13,8 +13,9 @@ def telegram():
 @click.argument("url")
 @click.pass_obj
 def set_webhook(obj, url):
-    """Register URL (https://your.host/webhooks/telegram) with Telegram, with the secret token."""
-    cfg = obj.runtime.settings.telegram
+    """Register URL (https://your.host/webhooks/telegram, or .../webhooks/telegram/CODE for
+    an office after the first) with Telegram, with the office's secret token."""
+    cfg = obj.office(obj.runtime, settings_only=True).settings.telegram
     if cfg.token is None or cfg.secret_token is None:
         raise click.ClickException("set telegram.token and telegram.secret_token first "
                                    "(or ADUAN_TELEGRAM_TOKEN / ADUAN_TELEGRAM_SECRET_TOKEN)")

@@ -14,12 +14,13 @@ def worker(obj, burst, no_inbound):
     the providers (RQ jobs on Redis plus a sweep). Run as many as the load needs."""
     from bot.worker import run_worker
 
-    rt = obj.database()
+    rt = obj.deployment()
     logs.setup(rt)  # INFO, with tokens and secrets redacted (bot.logs)
-    if not rt.senders and no_inbound:
+    senders = {c for by_channel in rt.senders_by_office().values() for c in by_channel}
+    if not senders and no_inbound:
         raise click.ClickException("no channel has credentials (telegram.token, whatsapp.account_sid...); "
                                    "nothing to send")
-    click.echo(f"worker: {'' if no_inbound else 'inbound, '}channels {', '.join(rt.senders) or 'none'}, "
+    click.echo(f"worker: {'' if no_inbound else 'inbound, '}channels {', '.join(sorted(senders)) or 'none'}, "
                f"redis {rt.settings.redis.url.split('@')[-1]}")
     run_worker(rt, burst=burst, inbound=not no_inbound)
 

@@ -7,6 +7,7 @@
   var attach = document.getElementById("attach");
   var fileInput = document.getElementById("file");
   var after = 0;
+  var base = document.body.getAttribute("data-base") || "";  // "/o/<office>" for an office's own page
 
   function id() {
     var a = new Uint8Array(12);
@@ -34,7 +35,7 @@
     // has handled it, a moment later: look again soon, then at the usual pace.
     var done = function () { sending--; poll(); setTimeout(poll, 250); setTimeout(poll, 700); };
     var attempt = function (n) {
-      return fetch("/webchat/api/messages", {
+      return fetch(base + "/webchat/api/messages", {
         method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
       }).then(function (r) {
@@ -108,7 +109,7 @@
   function poll() {
     if (polling || sending || ended) { return; }
     polling = true;
-    fetch("/webchat/api/messages?after=" + after, { credentials: "same-origin" })
+    fetch(base + "/webchat/api/messages?after=" + after, { credentials: "same-origin" })
       .then(function (r) { return r.json(); })
       .then(function (data) {
         if (data.fresh && after > 0) {  // the session ended or expired elsewhere: start over
@@ -131,7 +132,7 @@
     body.append("file", file);
     fileInput.value = "";
     bubble("📎 " + file.name, "me");
-    fetch("/webchat/api/files", { method: "POST", credentials: "same-origin", body: body })
+    fetch(base + "/webchat/api/files", { method: "POST", credentials: "same-origin", body: body })
       .then(function (r) {
         if (!r.ok) { return r.json().then(function (e) { bubble(e.error || "Error", "error"); }); }
         poll();
@@ -145,7 +146,7 @@
   var ended = false;
   document.getElementById("end").addEventListener("click", function () {
     if (!window.confirm("Akhiri sesi? Percakapan ini tidak dapat dibuka lagi dari peramban ini. / End the session? This conversation cannot be opened again from this browser.")) { return; }
-    fetch("/webchat/api/session/end", { method: "POST", credentials: "same-origin" })
+    fetch(base + "/webchat/api/session/end", { method: "POST", credentials: "same-origin" })
       .then(function (r) {
         if (!r.ok) { throw new Error("end"); }
         ended = true;
@@ -183,7 +184,7 @@
   var surveyLink = start !== "/mulai";
   var begun = false;
   try { begun = surveyLink && window.sessionStorage.getItem("aduan-survey") === "1"; } catch (e) {}
-  fetch("/webchat/api/messages?after=0", { credentials: "same-origin" })
+  fetch(base + "/webchat/api/messages?after=0", { credentials: "same-origin" })
     .then(function (r) { return r.json(); })
     .then(function (data) {
       var old = data.messages || [];
