@@ -175,3 +175,30 @@ def test_a_message_the_database_refuses_is_set_aside_and_other_chats_go_on(make_
     assert other.pop()  # answered although the older chat's message failed in the database
     [row] = rows(runtime, chat_id="t-lambat")
     assert row.set_aside_at is not None and row.tries == 2
+
+
+def test_one_office_s_burst_does_not_queue_another_office_behind_it(make_runtime):
+    """Fair across offices: a round takes every office's longest-waiting chat before any
+    office's second, so a quiet office's citizen is handled in the first round however
+    long the flooding office's backlog."""
+    from storage.offices import add_office
+
+    rt = make_runtime(handle=False, telegram={"secret_token": SECRET})
+    with rt.transaction() as s:
+        quiet = add_office(s, "sepi", {"office": {"name": "Kantor Sepi"}}).id
+        other = add_office(s, "lain", {"office": {"name": "Kantor Lain"}}).id
+    flood = [(1, f"flood-{n}") for n in range(40)]  # 40 chats of the first office, first in
+    late = [(quiet, "q-1"), (other, "o-1"), (quiet, "q-2")]
+    with rt.engine.begin() as conn:
+        for n, (office, chat) in enumerate(flood + late):
+            storage.inbound.store(conn, office, "webchat", f"m{n}", Inbound("webchat", chat, f"m{n}", text="halo"),
+                                  rt.clock())
+    with rt.sessions() as s:
+        round_ = storage.inbound.pending_chats(s, limit=6)
+    assert round_[:3] == [(1, "webchat", "flood-0"), (quiet, "webchat", "q-1"), (other, "webchat", "o-1")]
+    assert round_[3:] == [(1, "webchat", "flood-1"), (quiet, "webchat", "q-2"), (1, "webchat", "flood-2")]
+    # And the loop handles each in its own office: the quiet office's citizen hears its name.
+    assert rt.inbound.run_once() >= 6
+    with rt.sessions() as s:
+        text = s.scalar(select(Outbox.payload).where(Outbox.chat_id == "q-1", Outbox.office_id == quiet))["text"]
+    assert "Kantor Sepi" in text
