@@ -150,6 +150,8 @@ def test_a_secret_from_the_environment_is_shown_as_set_only(config, monkeypatch)
     (["kota-b", "database.url", "sqlite://"], "database.url: give SECTION.KEY, the section one of office"),
     (["kota-b", "office", "x"], "office: give SECTION.KEY"),
     (["kota-b", "office.name"], "give a value for office.name (or --unset)"),
+    (["kota-b", "webchat.secret_key"], "webchat.secret_key is the same for every office: set it in the config file"),
+    (["kota-b", "webchat.message_burst", "9"], "webchat.message_burst is the same for every office"),
     (["kota-b", "office.name", "X", "--unset"], "--unset takes no value"),
     (["kota-b", "office.name", "--unsett"], "no such option: --unsett"),
     (["utama", "office.name", "X"], "the first office's settings are the config file's: edit that file"),

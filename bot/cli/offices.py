@@ -16,6 +16,9 @@ from storage.offices import add_office, list_offices, office_by_code, set_settin
 
 SECRET_KEYS = {("telegram", "token"), ("telegram", "secret_token"), ("whatsapp", "auth_token"),
                ("email", "password"), ("webchat", "secret_key")}
+# In an office section but one for the whole deployment: the web chat's cookie key and its
+# per-browser message rate (one browser may talk to several offices).
+DEPLOYMENT_KEYS = {("webchat", "secret_key"), ("webchat", "messages_per_second"), ("webchat", "message_burst")}
 
 
 @click.group("office")
@@ -150,6 +153,8 @@ def set_(obj, code, key, value, unset):
     if section not in OFFICE_SECTIONS or (not name and not whole) or (name and section == "categories"):
         raise click.ClickException(f"{key}: give SECTION.KEY, the section one of "
                                    f"{', '.join(s for s in OFFICE_SECTIONS if s != 'categories')}, or categories")
+    if (section, name) in DEPLOYMENT_KEYS:
+        raise click.ClickException(f"{key} is the same for every office: set it in the config file")
     if unset:
         new = None
     elif (section, name) in SECRET_KEYS:
