@@ -50,19 +50,27 @@ LANG = click.option("--lang", type=click.Choice(["id", "en"]), default="id", sho
 @LANG
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="File to write (default: laporan-YYYY-MM.FORMAT).")
+@click.option("--with-children", is_flag=True,
+              help="Add a table of the offices under this one (`aduan office add --parent`), one row each.")
 @click.pass_obj
-def monthly(obj, month, fmt, lang, output):
+def monthly(obj, month, fmt, lang, output, with_children):
     """The monthly report: the follow-up rate and time with their definitions, by kind,
     category, channel and state, per unit, SLA compliance per stage, escalations, ratings
     and IKM, charts, a signature block, and the cases with their SP4N-LAPOR! ids."""
     from bot.reports.monthly import write
+    from bot.reports.rollup import children_of
 
     rt = obj.database()
+    under = children_of(rt) if with_children else []
+    if with_children and not under:
+        raise click.ClickException(f"no office is under office {rt.code} "
+                                   f"(add one with `aduan office add CODE --name NAME --parent {rt.code}`)")
     month = chosen_month(rt, month)
     path = output or f"laporan-{month}.{fmt}"
-    f = write(rt, month, fmt, path, lang)["figures"]
+    f = write(rt, month, fmt, path, lang, with_children=with_children)["figures"]
     rate = f"{100 * f.follow_up_rate:.1f}%" if f.follow_up_rate is not None else "-"
-    click.echo(f"{path}: {month}, {f.total} cases, follow-up {rate}, {f.escalations} escalations")
+    offices = f", and {len(under)} office(s) under it: {', '.join(o.code for o in under)}" if under else ""
+    click.echo(f"{path}: {month}, {f.total} cases, follow-up {rate}, {f.escalations} escalations{offices}")
 
 
 @report.command("evaluation")

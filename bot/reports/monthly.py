@@ -9,7 +9,7 @@ from datetime import date, datetime, time
 
 from babel.dates import format_date
 
-from bot.reports import blocks
+from bot.reports import blocks, rollup
 from bot.reports.charts import sla_chart, weekly_chart
 from bot.reports.document import Chart, Column, Document, Paragraph, Table, write as write_document
 from bot.reports.words import Words
@@ -61,8 +61,9 @@ def case_table(w: Words, session, f) -> Table:
                  cut_note=w("cases.cut", shown=PDF_CASE_LIMIT, total=len(rows)))
 
 
-def build(runtime, month: str, lang: str = "id") -> tuple[Document, object]:
-    """The report of `month` (YYYY-MM) as a Document, and its figures."""
+def build(runtime, month: str, lang: str = "id", with_children: bool = False) -> tuple[Document, object]:
+    """The report of `month` (YYYY-MM) as a Document, and its figures. `with_children`: a
+    table of the offices under this one (bot.reports.rollup) after the office's own summary."""
     cal, office = runtime.calendar, runtime.settings.office
     start, end = month_bounds(cal, month)
     now = runtime.clock()
@@ -76,6 +77,8 @@ def build(runtime, month: str, lang: str = "id") -> tuple[Document, object]:
     doc = Document(w("monthly.title"), office.name, w("monthly.period", month=w.month(start), span=w.span(start, end)),
                    lang=lang, generated=cal.local(now))
     doc.blocks = [blocks.summary(w, f), blocks.follow_up(w, f, as_of)]
+    if with_children:
+        doc.blocks.append(rollup.table(w, rollup.office_rows(runtime, month)))
     if (per_unit := blocks.units(w, f, as_of)) is not None:
         doc.blocks.append(per_unit)
     else:
@@ -89,10 +92,11 @@ def build(runtime, month: str, lang: str = "id") -> tuple[Document, object]:
     return doc, f
 
 
-def write(runtime, month: str, fmt: str, path: str, lang: str = "id", also: dict | None = None) -> dict:
+def write(runtime, month: str, fmt: str, path: str, lang: str = "id", also: dict | None = None,
+          with_children: bool = False) -> dict:
     """Write the report of `month` (YYYY-MM) as csv, xlsx or pdf (and in the formats of
     `also`, {format: path}, from the same figures); return the figures."""
-    doc, f = build(runtime, month, lang)
+    doc, f = build(runtime, month, lang, with_children)
     for each, where in {fmt: path, **(also or {})}.items():
         write_document(doc, each, where)
     return {"figures": f, "document": doc}
