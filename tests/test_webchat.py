@@ -115,6 +115,9 @@ def served(runtime):
     thread.start()
     yield f"http://127.0.0.1:{port}/"
     server.close()
+    # and wait for the requests in flight (a page's last poll or post): none may write into
+    # the next test's database after this test's is emptied
+    server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
 
 
 def test_a_complaint_filed_through_the_page_in_chromium(browser, served, runtime, tmp_path):
