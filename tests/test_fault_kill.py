@@ -33,7 +33,7 @@ def start(env, cwd):
     proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=cwd,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     port = int(env["ADUAN_SERVER_PORT"])
-    for _ in range(100):
+    for _ in range(300):  # 30 s: a loaded machine takes its time to import everything
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
             return proc
