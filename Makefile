@@ -39,3 +39,4 @@ bench: install
 	$(BIN)/python -m bench.outbound
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.memory
+	$(BIN)/python -m bench.offices
