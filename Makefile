@@ -36,6 +36,7 @@ clean:
 bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.inbound
+	$(BIN)/python -m bench.handling
 	$(BIN)/python -m bench.outbound
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.memory

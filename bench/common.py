@@ -37,8 +37,16 @@ def wait_http(url: str, seconds: float = 30) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
+def _env(env: dict) -> dict:
+    """The benchmark's environment; this checkout's code first (the processes start in a
+    scratch folder, where `python -m bot` would otherwise import whichever checkout the
+    virtualenv was installed from)."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, **env}
+
+
 def start(cmd: list[str], env: dict, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen(cmd, env={**os.environ, **env}, cwd=cwd, stdout=subprocess.DEVNULL,
+    return subprocess.Popen(cmd, env=_env(env), cwd=cwd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
 
@@ -88,5 +96,5 @@ def fresh_database(admin_url: str, name: str) -> str:
 
 def migrate(env: dict, cwd: Path) -> None:
     """`aduan db upgrade` with the benchmark's environment."""
-    subprocess.run([PY, "-m", "bot", "db", "upgrade"], env={**os.environ, **env}, cwd=cwd, check=True,
+    subprocess.run([PY, "-m", "bot", "db", "upgrade"], env=_env(env), cwd=cwd, check=True,
                    capture_output=True)

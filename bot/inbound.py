@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 class InboundLoop:
     def __init__(self, runtime, max_tries: int = 5, idle: float = 0.5):
         self.runtime, self.max_tries, self.idle = runtime, max_tries, idle
+        # False: the chat's context read query by query, replies written one by one (the
+        # reference tests/test_lean_equivalence.py compares the lean path with)
+        self.lean = True
         self._wake, self._stop = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -48,11 +51,11 @@ class InboundLoop:
             with rt.transaction() as s:
                 if not queue.claim_chat(s, channel, chat_id):
                     return False  # another worker has it; its messages stay in order there
-                row = queue.next_of_chat(s, channel, chat_id)
+                row = queue.next_of_chat(s, channel, chat_id, with_context=self.lean)
                 if row is None:
                     return False
                 row_id = row.id
-                handle(s, rt.conversation, rt.officers, row, now)
+                handle(s, rt.conversation, rt.officers, row, now, batch=self.lean)
                 chats = s.info.pop("outbox_chats", set())
         except (OperationalError, InterfaceError):
             if not self._database_answers():

@@ -9,6 +9,7 @@ asked it (the form, a case update, a card): a numbered list is all WhatsApp show
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime
 
@@ -24,21 +25,26 @@ from storage import inbound as inbound_log
 from storage.errors import StorageError
 from storage.officers import (count_wrong_enrolment, enrol_guessers, enrol_throttled, link_code,
                               linked_identity, officer_for_code, redeem)
-from storage.outbox import enqueue, last_question, release_held
+from storage.outbox import batched, enqueue, last_question, release_held
 
 log = logging.getLogger(__name__)
 ENROL = ("petugas", "officer")
 LINK = ("webchat",)  # an enrolled officer asks for a code to use the web chat too
 
 
-def handle(session: Session, citizens: CitizenConversation, officers: OfficerConversation, row, now: datetime) -> None:
+def handle(session: Session, citizens: CitizenConversation, officers: OfficerConversation, row, now: datetime,
+           batch: bool = True) -> None:
     """Handle one stored delivery (the worker holds its chat): the conversation's changes,
-    every reply as an outbox row, and the "handled" mark, all in the caller's transaction."""
+    every reply as an outbox row, and the "handled" mark, all in the caller's transaction.
+    The replies go in one statement (`batch`; False: one each, the reference the
+    equivalence test compares with)."""
     inbound = inbound_log.inbound_of(row)
     if inbound is not None:
-        for reply in route(session, citizens, officers, inbound, now):
-            enqueue(session, inbound.channel, inbound.chat_id, reply, now=now)
-    inbound_log.mark_handled(row, inbound, now)
+        replies = route(session, citizens, officers, inbound, now)
+        with batched(session) if batch else nullcontext():
+            for reply in replies:
+                enqueue(session, inbound.channel, inbound.chat_id, reply, now=now)
+    inbound_log.mark_handled(session, row, inbound, now)
 
 
 def set_aside(session: Session, office, row, tries: int, now: datetime) -> None:

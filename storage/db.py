@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -9,6 +10,7 @@ from typing import Iterator
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.errors import StorageError
@@ -38,8 +40,42 @@ def make_engine(url: str, **kwargs) -> Engine:
         # into a write; plain reading sessions begin DEFERRED and never block writers (WAL).
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    kwargs.setdefault("pool_recycle", RECYCLE_SECONDS)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine)
+    return engine
+
+
+# A connection is tried before use only when it has lain in the pool a while: a busy
+# process checks connections out thousands of times a second, and a ping each time (the
+# pool's pre-ping) is a round trip to the server for every unit of work. One that has been
+# idle may have been cut (a restarted or failed-over server, a proxy's idle timeout): it
+# is tried, and a dead one replaced before anyone uses it. A connection that dies while in
+# use fails its statement; SQLAlchemy then invalidates the whole pool (every connection
+# older than the failure is replaced at its next checkout), and the callers cope: a
+# webhook answers 5xx (not stored, so the provider retries), the inbound loop counts no
+# try and looks again (bot.inbound).
+IDLE_PING_SECONDS = 2.0
+RECYCLE_SECONDS = 3600  # no connection lives longer than an hour (server-side timeouts, memory)
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _idle_from(dbapi_conn, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _try_if_idle(dbapi_conn, record, proxy):
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception:
+            alive = False
+        if not alive:
+            raise DisconnectionError("an idle connection is dead")  # the pool connects anew
 
 
 def _sqlite_begin(conn) -> None:

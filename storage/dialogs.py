@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from storage import chat_context
 from storage.models import Dialog
 from storage.privacy import forget_form
 
@@ -25,7 +26,9 @@ def _find(session: Session, channel: str, chat_id: str) -> Dialog | None:
 
 def load(session: Session, channel: str, chat_id: str, now: datetime):
     """The state dict, None if there is none, or Expired if it timed out."""
-    row = _find(session, channel, chat_id)
+    read, row = chat_context.take(session, "dialog", channel, chat_id)
+    if not read:
+        row = _find(session, channel, chat_id)
     if row is not None and row.expires_at <= now:
         _forget(session, row, now)
         session.delete(row)

@@ -26,12 +26,14 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from flows.messages import Attachment, Inbound
+from storage import chat_context
 from storage.db import chat_key
 from storage.models import InboundMessage
 from storage.scoping import office_of
@@ -109,8 +111,13 @@ def claim_chat(session: Session, channel: str, chat_id: str) -> bool:
                                {"key": chat_key(office_of(session), channel, chat_id)}))
 
 
-def next_of_chat(session: Session, channel: str, chat_id: str) -> InboundMessage | None:
-    """The chat's lowest unhandled message (call it with the chat claimed)."""
+def next_of_chat(session: Session, channel: str, chat_id: str, with_context: bool = True):
+    """The chat's lowest unhandled message (call it with the chat claimed): its id, channel,
+    chat id and payload. With its context: read in the same statement as what handling
+    needs of the chat (storage.chat_context); without: the row alone, and each reader
+    queries for itself (the reference the equivalence test compares with)."""
+    if with_context:
+        return chat_context.next_with_context(session, channel, chat_id)
     return session.scalar(select(InboundMessage).where(
         InboundMessage.channel == channel, InboundMessage.chat_id == chat_id,
         InboundMessage.handled_at.is_(None)).order_by(InboundMessage.id).limit(1))
@@ -122,9 +129,17 @@ def is_handled(session: Session, channel: str, provider_message_id: str) -> bool
         InboundMessage.channel == channel, InboundMessage.provider_message_id == provider_message_id)) is True
 
 
-def mark_handled(row: InboundMessage, inbound: Inbound | None, now: datetime) -> None:
-    """Handled: the payload is reduced to its outline in the same transaction."""
-    row.payload, row.handled_at = outline(inbound), now
+def mark_handled(session: Session, row, inbound: Inbound | None, now: datetime) -> None:
+    """Handled: the payload is reduced to its outline in the same transaction (one UPDATE
+    by id; nothing reads the row afterwards in this transaction)."""
+    session.execute(_mark_statement(), {"row_id": row.id, "outline": outline(inbound), "now": now})
+
+
+@cache
+def _mark_statement():
+    return (update(InboundMessage).where(InboundMessage.id == bindparam("row_id"))
+            .values(payload=bindparam("outline"), handled_at=bindparam("now"))
+            .execution_options(synchronize_session=False))
 
 
 def failed(session: Session, row_id: int, max_tries: int, now: datetime) -> InboundMessage | None:

@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from flows.workflow import Workflow
+from storage import chat_context
 from storage.errors import InvalidInput, NotFound
 from storage.models import AccessAttempt, Officer, OfficerIdentity, utcnow
 from storage.units import unit_by_code
@@ -130,6 +131,9 @@ def link_code(session: Session, officer: Officer, now: datetime, ttl: timedelta 
 
 def linked_identity(session: Session, channel: str, external_id: str) -> OfficerIdentity | None:
     """The officer identity behind a chat (with its officer, active or revoked)."""
+    read, found = chat_context.take(session, "officer_identity", channel, external_id)
+    if read:
+        return found
     return session.scalar(
         select(OfficerIdentity).where(OfficerIdentity.channel == channel, OfficerIdentity.external_id == external_id)
         .options(joinedload(OfficerIdentity.officer)))

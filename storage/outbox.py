@@ -16,6 +16,7 @@ from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from flows.messages import Reply
+from storage import chat_context
 from storage.models import Outbox, utcnow
 from storage.scoping import office_of
 
@@ -111,9 +112,11 @@ def last_question(session: Session, channel: str, chat_id: str) -> Reply | None:
     """The newest message this chat has been given (the provider accepted it, or the web
     chat page fetched it), if it offered choices: what a typed "1" answers. A message
     still queued or held has not been seen, so it is not what the person answers."""
-    payload = session.scalar(
-        select(Outbox.payload).where(Outbox.channel == channel, Outbox.chat_id == str(chat_id),
-                                     Outbox.status == SENT).order_by(Outbox.id.desc()).limit(1))
+    read, payload = chat_context.take(session, "question", channel, str(chat_id))
+    if not read:
+        payload = session.scalar(
+            select(Outbox.payload).where(Outbox.channel == channel, Outbox.chat_id == str(chat_id),
+                                         Outbox.status == SENT).order_by(Outbox.id.desc()).limit(1))
     if not payload or not payload.get("buttons"):
         return None
     return Reply.from_payload(payload)

@@ -124,19 +124,23 @@ def _migrated(database_url):
 
 @pytest.fixture
 def engine(_migrated):
-    """A migrated database, emptied after each test (but for the first office, which
-    always exists)."""
+    """A migrated database, emptied after each test."""
     yield _migrated
+    empty_database(_migrated)
+
+
+def empty_database(engine) -> None:
+    """Every table emptied, ids from 1 again, but for the first office, which always exists."""
     tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name != "offices"]
-    with _migrated.begin() as conn:
-        if _migrated.dialect.name == "postgresql":
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
             for t in tables:
                 conn.execute(text(f"DELETE FROM {t}"))
         conn.execute(text("DELETE FROM offices WHERE parent_id IS NOT NULL"))
         conn.execute(text("DELETE FROM offices WHERE id <> 1"))
-        if _migrated.dialect.name == "postgresql":
+        if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT setval(pg_get_serial_sequence('offices', 'id'), 1)"))
 
 

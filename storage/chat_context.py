@@ -1,0 +1,76 @@
+"""What handling a message needs to know of its chat, read in one statement with the message.
+
+The inbound worker reads the chat's next message (storage.inbound.next_of_chat) together
+with the chat's officer identity (and officer), citizen identity (and citizen), dialog and
+the last question it was given: one statement instead of five, before any of them is
+needed. Each is kept for the transaction and handed out once, to the first reader that
+asks for it (storage.officers.linked_identity, storage.citizens.identity_for,
+storage.dialogs.load, storage.outbox.last_question); any later read queries as before, so
+a change made meanwhile in the transaction (an enrolment, a first contact) is seen.
+
+The statement is ORM-enabled (`select(Model, ...)` through the Session), so a session scoped
+to an office filters every entity in it as it filters the separate queries.
+"""
+from __future__ import annotations
+
+from functools import cache
+
+from sqlalchemy import and_, bindparam, select
+from sqlalchemy.orm import Session, joinedload
+
+from storage.models import CitizenIdentity, Dialog, InboundMessage, OfficerIdentity, Outbox
+
+_KEY = "chat_context"
+SENT = "sent"  # storage.outbox.SENT (not imported: storage.outbox reads from here)
+
+
+def next_with_context(session: Session, channel: str, chat_id: str):
+    """The chat's lowest unhandled message, and what handling it needs of the chat kept
+    for the first readers in this transaction."""
+    found = session.execute(_statement(), {"channel": channel, "chat_id": chat_id}).first()
+    if found is None:
+        return None
+    officer_identity, citizen_identity, dialog, payload = found[4:]
+    _kept(session).update({("officer_identity", channel, chat_id): officer_identity,
+                           ("citizen_identity", channel, chat_id): citizen_identity,
+                           ("dialog", channel, chat_id): dialog, ("question", channel, chat_id): payload})
+    return found  # the message's columns by name (id, channel, chat_id, payload)
+
+
+@cache
+def _statement():
+    """Built once (building it is a third of its cost): the chat is bound at execution."""
+    question = (select(Outbox.payload)
+                .where(Outbox.channel == InboundMessage.channel, Outbox.chat_id == InboundMessage.chat_id,
+                       Outbox.status == SENT)
+                .order_by(Outbox.id.desc()).limit(1).correlate(InboundMessage).scalar_subquery())
+    message = (InboundMessage.id, InboundMessage.channel, InboundMessage.chat_id, InboundMessage.payload)
+    return (select(*message, OfficerIdentity, CitizenIdentity, Dialog, question)
+            .outerjoin(OfficerIdentity, and_(OfficerIdentity.channel == InboundMessage.channel,
+                                             OfficerIdentity.external_id == InboundMessage.chat_id))
+            .outerjoin(CitizenIdentity, and_(CitizenIdentity.channel == InboundMessage.channel,
+                                             CitizenIdentity.external_id == InboundMessage.chat_id))
+            .outerjoin(Dialog, and_(Dialog.channel == InboundMessage.channel, Dialog.chat_id == InboundMessage.chat_id))
+            .options(joinedload(OfficerIdentity.officer), joinedload(CitizenIdentity.citizen))
+            .where(InboundMessage.channel == bindparam("channel"), InboundMessage.chat_id == bindparam("chat_id"),
+                   InboundMessage.handled_at.is_(None))
+            .order_by(InboundMessage.id).limit(1))
+
+
+def take(session: Session, what: str, channel: str, chat_id: str) -> tuple[bool, object]:
+    """(True, the value read with the message) the first time it is asked for in this
+    transaction; (False, None) otherwise: query it."""
+    kept = _kept(session, create=False)
+    if kept is None or (what, channel, chat_id) not in kept:
+        return False, None
+    return True, kept.pop((what, channel, chat_id))
+
+
+def _kept(session: Session, create: bool = True) -> dict | None:
+    tx = session.get_transaction()
+    known = session.info.get(_KEY)
+    if known is None or known[0] is not tx:  # another transaction: nothing read for this one
+        if not create:
+            return None
+        known = session.info[_KEY] = (tx, {})
+    return known[1]
