@@ -20,6 +20,7 @@ does not count as a try; the loop waits and looks again.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -28,6 +29,7 @@ from handlers.inbound import handle, set_aside
 from storage import inbound as queue
 
 log = logging.getLogger(__name__)
+ROUND = 20  # chats looked at in one round
 
 
 class InboundLoop:
@@ -38,6 +40,8 @@ class InboundLoop:
         self.lean = True
         self._wake, self._stop = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
+        self._rounds = 0
+        self.nudges = None  # a storage.redis_store.Nudges when web processes store apart from this one
 
     # -- one message -------------------------------------------------------------------
     def handle_next(self, office_id: int, channel: str, chat_id: str) -> bool:
@@ -96,9 +100,17 @@ class InboundLoop:
 
     # -- rounds ------------------------------------------------------------------------
     def run_once(self) -> int:
-        """One round: one message of each chat with work; how many were handled."""
+        """One round: one message of each chat with work; how many were handled. Rounds are
+        short (ROUND chats), so a message that arrives during one waits for few others: the
+        next round puts its office's first chat at the front again. Each worker starts the
+        round at a chat of its own (a random turn of the list), so two workers do not both
+        try the same chats in the same order."""
         with self.runtime.sessions() as s:
-            chats = queue.pending_chats(s)
+            chats = queue.pending_chats(s, limit=ROUND)
+        self._rounds += 1
+        if len(chats) > 1:  # the process's own turn: the same input is handled alike in one process
+            turn = (os.getpid() + self._rounds) % len(chats)
+            chats = chats[turn:] + chats[:turn]
         done = 0
         for office_id, channel, chat in chats:  # one chat's trouble never holds up the others
             try:
@@ -123,6 +135,8 @@ class InboundLoop:
 
     def wake(self) -> None:
         self._wake.set()
+        if self.nudges is not None:
+            self.nudges.push()  # the loop waits on those, not on the event
 
     def run(self) -> None:
         while not self._stop.is_set():
@@ -132,8 +146,11 @@ class InboundLoop:
                 log.warning("inbound round failed", exc_info=True)
                 busy = 0
             if not busy:
-                self._wake.wait(self.idle)
-                self._wake.clear()
+                if self.nudges is not None:  # another process (a web process) stored it
+                    self.nudges.wait(self.idle)
+                else:
+                    self._wake.wait(self.idle)
+                    self._wake.clear()
 
     @property
     def running(self) -> bool:

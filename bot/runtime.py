@@ -38,7 +38,7 @@ from storage.limits import MessageRate
 from storage.migrate import is_current
 from storage.models import utcnow
 from storage.offices import list_offices
-from storage.redis_store import MEMORY_URL, connect
+from storage.redis_store import MEMORY_URL, Nudges, connect
 
 log = logging.getLogger(__name__)
 RELOAD_EVERY = 5.0  # seconds: an unknown office code or number looks at the table again at most this often
@@ -198,11 +198,21 @@ class Runtime:
     # -- the loops --------------------------------------------------------------------------
     @cached_property
     def inbound(self) -> InboundLoop:
-        return InboundLoop(self, max_tries=self.settings.inbound.max_tries, idle=self.settings.inbound.poll_seconds)
+        loop = InboundLoop(self, max_tries=self.settings.inbound.max_tries, idle=self.settings.inbound.poll_seconds)
+        if self.settings.redis.url != MEMORY_URL:  # web processes of their own may store: hear them
+            loop.nudges = self.nudges
+        return loop
+
+    @cached_property
+    def nudges(self) -> Nudges:
+        return Nudges(self.redis)
 
     def wake_inbound(self) -> None:
+        """A message was stored: this process's loop, or a worker, starts on it at once."""
         if "inbound" in self.__dict__ and self.inbound.running:
             self.inbound.wake()
+        elif self.settings.redis.url != MEMORY_URL:
+            self.nudges.push()
 
     @cached_property
     def file_links(self) -> FileLinks:

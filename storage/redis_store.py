@@ -135,3 +135,28 @@ class RateLimiter:
         if chat_interval > 0:
             self.client.set(chat_key, 1, px=max(1, int(chat_interval * 1000)))
         return 0.0, ""
+
+
+class Nudges:
+    """"There is work": a web process that stored a message tells the workers, so an idle
+    worker starts at once instead of at its next look (inbound.poll_seconds). A list in
+    Redis: one push wakes one waiting worker; it is kept short, since a worker looks at
+    everything that waits whenever it wakes. Losing it loses nothing: workers look anyway."""
+
+    def __init__(self, client: redis.Redis, key: str = "aduan:inbound:nudge", keep: int = 64):
+        self.client, self.key, self.keep = client, key, keep
+
+    def push(self) -> None:
+        try:
+            with self.client.pipeline(transaction=False) as p:
+                p.lpush(self.key, 1)
+                p.ltrim(self.key, 0, self.keep - 1)
+                p.execute()
+        except redis.RedisError:
+            pass  # the workers' own look finds the message
+
+    def wait(self, timeout: float) -> None:
+        try:
+            self.client.blpop([self.key], timeout=timeout)
+        except redis.RedisError:
+            time.sleep(timeout)

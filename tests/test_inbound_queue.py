@@ -12,6 +12,7 @@ from bot.app import create_app
 from flows.messages import Inbound
 from storage.models import InboundMessage, Outbox
 from tests.chat import Chat, enrol
+from tests.conftest import REDIS_URL
 
 SECRET = "ack-secret"
 HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
@@ -202,3 +203,27 @@ def test_one_office_s_burst_does_not_queue_another_office_behind_it(make_runtime
     with rt.sessions() as s:
         text = s.scalar(select(Outbox.payload).where(Outbox.chat_id == "q-1", Outbox.office_id == quiet))["text"]
     assert "Kantor Sepi" in text
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="web and worker apart need a real Redis between them")
+def test_a_worker_apart_hears_of_a_stored_message_at_once(make_runtime):
+    """A web process (gunicorn) cannot wake another process's loop: it nudges the workers
+    through Redis, so a worker that looks only every 5 s starts on the message at once."""
+    import redis as redis_client
+
+    redis_client.Redis.from_url(REDIS_URL).flushdb()
+    sections = {"telegram": {"secret_token": SECRET}, "redis": {"url": REDIS_URL},
+                "inbound": {"poll_seconds": 5.0}}
+    web = make_runtime(handle=False, **sections)
+    worker = make_runtime(handle=False, **sections)
+    worker.inbound.start()
+    try:
+        time.sleep(0.3)  # the loop has looked once and waits
+        began = time.monotonic()
+        r = create_app(runtime=web).test_client().post("/webhooks/telegram", json=update(7, "/mulai"), headers=HEADERS)
+        assert r.status_code == 200
+        while not rows(worker, Outbox, chat_id="4242") and time.monotonic() - began < 5:
+            time.sleep(0.02)
+        assert rows(worker, Outbox, chat_id="4242") and time.monotonic() - began < 2.0
+    finally:
+        worker.inbound.stop()
