@@ -308,18 +308,7 @@ class Desk:
         email, phone = _email(w.email), _phone(w.phone)
         default = self.office.default_language
         with session.begin_nested():
-            citizen = None
-            if w.name or email or phone:
-                citizen = Citizen(name=w.name, email=email, phone=phone, language=default, created_at=now)
-                session.add(citizen)
-                if phone and self.office.phone_channel:  # the citizen hears about their case on WhatsApp
-                    found = session.scalar(select(CitizenIdentity).where(
-                        CitizenIdentity.channel == self.office.phone_channel, CitizenIdentity.external_id == phone))
-                    if found is not None:
-                        citizen = found.citizen
-                    else:
-                        session.add(CitizenIdentity(citizen=citizen, channel=self.office.phone_channel,
-                                                    external_id=phone))
+            citizen = self._walk_in_citizen(session, w.name, email, phone, now) if w.name or email or phone else None
             case = self.cases.open_case(session, kind=w.kind, text=w.text, channel=w.source, category=w.category,
                                         privacy=w.privacy or "biasa", citizen=citizen,
                                         language=citizen.language if citizen else default,
@@ -327,6 +316,23 @@ class Desk:
             add_attachments(session, case, list(w.attachments), via, now)
         notify.new_case(session, self.office, case, self.group_chat_id, now, recorded_by=officer.id)
         return self._view(session, officer, case, now)
+
+
+    def _walk_in_citizen(self, session: Session, name, email, phone, now) -> Citizen:
+        """A known WhatsApp number is that citizen (they hear about the case there);
+        otherwise a new citizen, reached on the office's phone channel if it has one."""
+        channel = self.office.phone_channel
+        if phone and channel:
+            found = session.scalar(select(CitizenIdentity).where(CitizenIdentity.channel == channel,
+                                                                 CitizenIdentity.external_id == phone))
+            if found is not None:
+                return found.citizen
+        citizen = Citizen(name=name, email=email, phone=phone, language=self.office.default_language,
+                          created_at=now)
+        session.add(citizen)
+        if phone and channel:
+            session.add(CitizenIdentity(citizen=citizen, channel=channel, external_id=phone))
+        return citizen
 
 
 def _email(text: str | None) -> str | None:
