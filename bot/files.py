@@ -18,9 +18,9 @@ from flask import Blueprint, Response, current_app, send_file
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from flows.i18n import t
-from handlers.cards import unit_ok
 from handlers.files import download_name
 from storage.models import Attachment, Case, Officer
+from storage.visibility import may_see
 
 log = logging.getLogger(__name__)
 SALT = "aduan-attachment-link"  # a token is never mistaken for a session cookie
@@ -106,7 +106,7 @@ def blueprint() -> Blueprint:
             case = s.get(Case, attachment.case_id)
             office = runtime.office(attachment.office_id)
             if office is None or officer.office_id != attachment.office_id or \
-                    not unit_ok(office.conversation.office, case, officer):
+                    not may_see(office.cases.workflow_of(case), officer, case):
                 log.info("refused: officer #%s, attachment #%s of another unit", officer.id, attachment.id)
                 return _say(403, t(lang, "files.not_allowed"))
             channel = CHANNELS.get(attachment.channel, attachment.channel)

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from flows.i18n import t, when
 from flows.messages import Reply
-from storage.models import Case, Deadline, Officer
+from storage.models import Officer
 from storage.outbox import held_count
 from storage.reporting import counts_since
 from handlers import duties
+from handlers.desk import Desk
 from handlers.office import Office
 
 MAX_LISTED = 15
@@ -27,25 +27,19 @@ def daily(session: Session, office: Office, officer: Officer, now: datetime) -> 
     duty_lines = duties.digest_lines(session, office, officer, now)
     if not states and not duty_lines:
         return None
-    due = (select(Deadline.case_id, func.min(Deadline.due_at).label("due"))
-           .where(Deadline.completed_at.is_(None), Deadline.kind == "stage").group_by(Deadline.case_id).subquery())
-    query = (select(Case.ticket, Case.state, Case.created_at, due.c.due).outerjoin(due, due.c.case_id == Case.id)
-             .where(Case.state.in_(states), Case.workflow == wf.name))
-    if wf.unit_bound(officer.role) and officer.unit_id is not None:
-        query = query.where(Case.unit_id == officer.unit_id)
-    rows = session.execute(query.order_by(due.c.due.is_(None), due.c.due)).all() if states else []
+    rows = Desk(office).queue(session, officer, "mine", now=now, page_size=None).items if states else ()
     held = held_count(session, [(i.channel, i.external_id) for i in officer.identities])
     if not rows and not held and not duty_lines:
         return None
-    overdue = [r for r in rows if r.due is not None and r.due < now]
+    overdue = [r for r in rows if r.overdue]
     since = previous_digest(office, now)  # "new": since the last digest, weekends included
     new = [r for r in rows if r.created_at >= since]
     label = lambda s: wf.states[s].label_id if lang == "id" else wf.states[s].label_en  # noqa: E731
     lines = [t(lang, "digest.daily", n=len(rows), overdue=len(overdue), new=len(new))]
     for r in rows[:MAX_LISTED]:
-        mark = " ⚠" if r in overdue else (" ★" if r in new else "")
+        mark = " ⚠" if r.overdue else (" ★" if r.created_at >= since else "")
         lines.append(t(lang, "officer.queue.item", ticket=r.ticket, state=label(r.state),
-                       due=when(office.calendar, r.due, lang) if r.due else "-") + mark)
+                       due=when(office.calendar, r.due_at, lang) if r.due_at else "-") + mark)
     if len(rows) > MAX_LISTED:
         lines.append(t(lang, "digest.more", n=len(rows) - MAX_LISTED))
     lines += duty_lines

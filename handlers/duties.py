@@ -18,6 +18,7 @@ from flows.messages import Reply
 from storage import duties as store
 from storage.models import Deadline, Officer
 from storage.models_duties import Duty
+from storage.visibility import is_late
 from handlers import notify
 from handlers.office import Office
 from handlers.words import label, officer_name
@@ -131,7 +132,7 @@ def done_by_chat(session: Session, office: Office, officer: Officer, p: Periodic
     log.info("duty %s %s done by officer #%s", p.id, duty.period, officer.id)
     lines = [t(lang, "duty.done", who=who(session, office, duty, lang), at=when(office.calendar, now, lang),
                **_names(p, duty.period, lang))]
-    if duty.deadline.due_at < now:
+    if is_late(duty.deadline, now):
         lines.append(t(lang, "duty.done_late", due=_due(office, duty.deadline, lang)))
     still = sorted(d.period for d in open_rows if d.id != duty.id)
     if still:
@@ -174,7 +175,7 @@ def digest_lines(session: Session, office: Office, officer: Officer, now: dateti
         return []
     lines = [t(lang, "digest.duties")]
     for duty in rows:
-        mark = " ⚠" if duty.deadline.due_at < now else ""
+        mark = " ⚠" if is_late(duty.deadline, now) else ""
         lines.append(t(lang, "digest.duty_item", due=_due(office, duty.deadline, lang),
                        **_names(mine[duty.duty], duty.period, lang)) + mark)
     return lines
@@ -182,7 +183,7 @@ def digest_lines(session: Session, office: Office, officer: Officer, now: dateti
 
 def weekly_lines(session: Session, office: Office, lang: str, now: datetime) -> list[str]:
     """For the leadership: how many duties are past due, and which."""
-    late = [d for d in store.open_rows(session) if d.deadline.due_at < now]
+    late = [d for d in store.open_rows(session) if is_late(d.deadline, now)]
     if not late:
         return []
     lines = [t(lang, "digest.weekly_duties", n=len(late))]

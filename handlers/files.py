@@ -70,9 +70,9 @@ def reference(a: Attachment, officer: Officer, lang: str) -> dict:
     return ref
 
 
-def card_part(session: Session, case: Case, officer: Officer, lang: str):
-    """(lines, buttons, links) of the card's attachment part; nothing without files."""
-    found = files_of(session, case)
+def card_part(found, ticket: str, officer: Officer, lang: str):
+    """(lines, buttons, links) of the card's attachment part (`found`: a CaseView's
+    attachments); nothing without files."""
     if not found:
         return [], [], ()
     lines = ["", t(lang, "officer.card.attachments", n=len(found))]
@@ -82,20 +82,20 @@ def card_part(session: Session, case: Case, officer: Officer, lang: str):
         return lines, [], ()
     # A link is worth listing while the file is stored or still on its way.
     links = tuple(reference(a, officer, lang) for a in files if a.stored_path or not a.fetch_error)
-    return lines, [Button(t(lang, "officer.button.files", n=len(files)), f"{BUTTON}|{case.ticket}")], links
+    return lines, [Button(t(lang, "officer.button.files", n=len(files)), f"{BUTTON}|{ticket}")], links
 
 
-def hand_over(session: Session, case: Case, officer: Officer, lang: str) -> list[Reply]:
-    """One message per file, for an officer already checked to see this case."""
-    files = [a for a in files_of(session, case) if a.media_type in FETCHABLE]
+def hand_over(found, ticket: str, officer: Officer, lang: str) -> list[Reply]:
+    """One message per file (`found`: the attachments of a case this officer may see)."""
+    files = [a for a in found if a.media_type in FETCHABLE]
     if not files:
-        return [Reply(t(lang, "officer.files.none", ticket=case.ticket))]
+        return [Reply(t(lang, "officer.files.none", ticket=ticket))]
     replies = []
     for n, a in enumerate(files, 1):
-        caption = t(lang, "officer.files.caption", ticket=case.ticket, file=label(a, lang), n=n,
+        caption = t(lang, "officer.files.caption", ticket=ticket, file=label(a, lang), n=n,
                     total=len(files))
         if a.stored_path or (a.channel == "telegram" and a.provider_ref):
-            replies.append(Reply(caption, file=reference(a, officer, lang), meta={"ticket": case.ticket}))
+            replies.append(Reply(caption, file=reference(a, officer, lang), meta={"ticket": ticket}))
         else:
             key = "officer.files.failed" if a.fetch_error else "officer.files.pending"
             replies.append(Reply(t(lang, key, file=caption)))

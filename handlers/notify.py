@@ -29,6 +29,7 @@ from flows.messages import Button, Reply, rows
 from flows.workflow import TransitionDef
 from storage.models import Case, CaseEvent, Citizen, CitizenIdentity, Officer, OfficerIdentity, Rating
 from storage.outbox import enqueue, held_count
+from storage.visibility import may_see
 from handlers.office import Office
 from handlers.words import label
 
@@ -177,12 +178,7 @@ def holders(session: Session, office: Office, case: Case, cache: dict | None = N
         candidates = officers_in(session, actors)
     elif (candidates := cache.get(tuple(actors))) is None:
         candidates = cache[tuple(actors)] = officers_in(session, actors)
-    found = []
-    for officer in candidates:
-        if wf.unit_bound(officer.role) and officer.unit_id is not None and officer.unit_id != case.unit_id:
-            continue
-        found.append(officer)
-    return found
+    return [officer for officer in candidates if may_see(wf, officer, case)]
 
 
 def citizen_added(session: Session, office: Office, case: Case, now) -> None:

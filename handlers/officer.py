@@ -3,7 +3,9 @@
 Transition commands come from the loaded workflow (`/verifikasi`, `/disposisi`, and a
 preset's own, such as bps-kaltim's `/instansi`), so a new preset needs no code; so do
 the commands of its periodic duties (`/lapor_bulanan`, handlers.duties). Every case
-action checks the officer's role and unit (storage.cases) and is a case event.
+action goes through the officer service (handlers.desk: role, unit, versions, events);
+this module only turns messages into its calls and its answers into texts and buttons
+(handlers.cards), with the same commands and callback data as ever.
 States: idle, "await" (a note or a unit the chosen action needs), "record_source" and
 the intake steps (recording a complaint on a citizen's behalf with /catat).
 """
@@ -12,24 +14,21 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flows import intake
-from flows.case_fields import Channel
 from flows.choices import choose
-from flows.errors import InvalidTransition, RoleNotAllowed, UnknownAction
 from flows.i18n import t
 from flows.messages import Button, Inbound, Reply, rows
 from storage import dialogs, privacy
-from storage.cases import Actor, add_attachments
-from storage.errors import Conflict, InvalidInput, NotFound
+from storage.errors import InvalidInput, NotFound
 from storage.outbox import by_provider_id
-from storage.models import CaseEvent, Citizen, CitizenIdentity, Officer, Unit
-from handlers import duties, files, notify
-from handlers.cards import card, queue, statistics, unit_ok
+from storage.models import Officer
+from handlers import cards, duties, files
+from handlers.desk import WALK_IN_SOURCES, Desk
+from handlers.desk_views import CaseHidden, CaseNotFound, NeedsInput, NotAllowed, Stale, WalkIn
 from handlers.office import Office
-from handlers.words import actor_name, error_text, label, officers_of
+from handlers.words import error_text, event_actor, label
 
 log = logging.getLogger(__name__)
 FIXED = {
@@ -40,7 +39,7 @@ FIXED = {
     "catat": "record", "record": "record", "batal": "cancel", "cancel": "cancel",
     "petugas": "enrolled", "officer": "enrolled",
 }
-SOURCES = (Channel.FRONT_DESK, Channel.COMPLAINT_BOX, Channel.PHONE, Channel.EMAIL, Channel.LAPOR)
+SOURCES = WALK_IN_SOURCES
 AWAIT, RECORD_SOURCE = "await", "record_source"
 FORM_STEPS = {s.value for s in intake.Step}
 
@@ -49,6 +48,7 @@ class OfficerConversation:
     def __init__(self, office: Office, group_chat_id: int | None = None):
         self.office = office
         self.group_chat_id = group_chat_id
+        self.desk = Desk(office, group_chat_id)  # every case action goes through it
 
     def commands(self) -> dict[str, str]:
         """Chat command -> workflow trigger, Indonesian and English."""
@@ -87,7 +87,7 @@ class OfficerConversation:
                 return self._act(session, officer, meta["ticket"], meta["trigger"], inbound.plain_text,
                                  meta.get("version"), now)
             if meta.get("ticket"):
-                return self._note(session, officer, self._case(session, meta["ticket"]), inbound.plain_text, now)
+                return self._note(session, officer, meta["ticket"], inbound.plain_text, now)
         if inbound.button:
             return self._button(session, officer, inbound.button, now)
         if question is not None and inbound.plain_text:  # an unclear answer: the same question
@@ -107,9 +107,9 @@ class OfficerConversation:
             return {}, [Reply(t(lang, "officer.already_enrolled"))]
         if what == "queue":
             page = int(args) - 1 if args.isdigit() and int(args) > 0 else 0
-            return {}, [queue(session, self.office, officer, lang, page, now)]
+            return {}, [self._queue(session, officer, page, now)]
         if what == "stats":
-            return {}, [statistics(session, self.office, lang, now)]
+            return {}, [cards.statistics(self.office, self.desk.statistics(session, officer, now), lang)]
         if what == "record":
             return {"step": RECORD_SOURCE, "via": inbound.channel}, [self._source_question(lang)]
         if what is None and (duty := duties.by_command(self.office).get(name)) is not None:
@@ -119,20 +119,16 @@ class OfficerConversation:
         ticket, _, rest = args.partition(" ")
         if not ticket:
             return {}, [Reply(t(lang, "officer.needs_ticket", command=name))]
-        case = self._case(session, ticket)
-        if case is None:
-            return {}, [Reply(t(lang, "officer.not_found", ticket=ticket.upper()[:40]))]
-        if not unit_ok(self.office, case, officer):  # another unit's case stays closed to them
-            return {}, [Reply(t(lang, "officer.not_allowed", ticket=case.ticket))]
+        shown = ticket.upper()[:40]
         if what == "case":
-            return {}, [card(session, self.office, case, officer, lang)]
+            return self._card(session, officer, ticket, now, shown)
         if what == "note":
-            return self._note(session, officer, case, rest, now)
+            return self._note(session, officer, ticket, rest, now, shown)
         if what == "escalate":
-            return self._escalate(session, officer, case, rest, now)
+            return self._escalate(session, officer, ticket, rest, now, shown)
         if what == "lapor":
-            return self._lapor(session, officer, case, rest, now)
-        return self._act(session, officer, case.ticket, transitions[name], rest.strip() or None, None, now)
+            return self._lapor(session, officer, ticket, rest, now, shown)
+        return self._act(session, officer, ticket, transitions[name], rest.strip() or None, None, now, shown)
 
     def help(self, officer: Officer) -> Reply:
         lang = officer.language
@@ -151,66 +147,57 @@ class OfficerConversation:
             lines.append(t(lang, "officer.help.webchat"))
         return Reply("\n".join(dict.fromkeys(lines)))
 
-    def _case(self, session, ticket):
+    def _refusal(self, exc: Exception, lang: str, shown: str) -> Reply:
+        """Why a case action did not happen: another unit's case, none, or the reason."""
+        if isinstance(exc, (CaseHidden, NotAllowed)):  # another unit's case stays closed to them
+            return Reply(t(lang, "officer.not_allowed", ticket=exc.values.get("ticket", shown)))
+        if isinstance(exc, CaseNotFound):
+            return Reply(t(lang, "officer.not_found", ticket=shown))
+        return Reply(t(lang, "officer.refused", reason=error_text(exc, lang)))
+
+    def _card(self, session, officer, ticket, now, shown):
         try:
-            return self.office.cases.get(session, ticket)
-        except NotFound:
-            return None
+            view = self.desk.case(session, officer, ticket, now)
+        except CaseNotFound as exc:
+            return {}, [self._refusal(exc, officer.language, shown)]
+        return {}, [cards.card(self.office, view, officer, officer.language)]
+
+    def _queue(self, session, officer, page, now) -> Reply:
+        return cards.queue(self.office, self.desk.queue(session, officer, "mine", page, now), officer.language)
 
     # -- acting on a case -------------------------------------------------------------------
-    def _act(self, session, officer, ticket, trigger, arg, version, now):
+    def _act(self, session, officer, ticket, trigger, arg, version, now, shown=None):
         """Fire a transition as this officer; ask for the note or unit it needs first."""
         lang = officer.language
-        cases = self.office.cases
-        case = self._case(session, ticket)
-        if case is None:
-            return {}, [Reply(t(lang, "officer.not_found", ticket=ticket))]
-        wf = cases.workflow_of(case)
-        may = any(officer.role in x.roles for x in wf.transitions if x.trigger == trigger)
-        if not may or not unit_ok(self.office, case, officer):  # before saying anything of the case
-            return {}, [Reply(t(lang, "officer.not_allowed", ticket=case.ticket))]
-        if version is not None and case.version != version:  # a button from an older card
-            return {}, [self._moved_on(session, case.ticket, lang, None)]
-        tr = wf.transition(trigger, case.state)
-        if tr is not None and officer.role in tr.roles and arg is None and tr.needs == "note":
-            awaited = {"ticket": case.ticket, "trigger": trigger, "version": version}
-            return ({"step": AWAIT, **awaited},
-                    [Reply(t(lang, "officer.ask_note", ticket=case.ticket,
-                             action=tr.label_id if lang == "id" else tr.label_en), meta=awaited)])
-        if tr is not None and officer.role in tr.roles and arg is None and tr.needs == "unit":
-            units = session.scalars(select(Unit).order_by(Unit.code)).all()
-            return {}, [Reply(t(lang, "officer.ask_unit", ticket=case.ticket),
-                              rows(*[Button(u.name, f"u|{trigger}|{case.ticket}|{case.version}|{u.id}")
-                                     for u in units]))]
         try:
-            with session.begin_nested():
-                case = cases.fire(session, case.ticket, trigger, Actor.officer(officer),
-                                  note=arg if tr is not None and tr.needs == "note" else None,
-                                  unit_code=arg if tr is not None and tr.needs == "unit" else None,
-                                  expected_version=version, now=now)
-        except (Conflict, InvalidTransition) as exc:
-            return {}, [self._moved_on(session, case.ticket, lang, exc)]
-        except (RoleNotAllowed, UnknownAction):
-            return {}, [Reply(t(lang, "officer.not_allowed", ticket=case.ticket))]
-        except (InvalidInput, NotFound) as exc:
-            return {}, [Reply(t(lang, "officer.refused", reason=error_text(exc, lang)))]
-        notify.transition(session, self.office, case, tr, arg, now)
-        label = wf.states[case.state]
-        done = Reply(t(lang, "officer.done", ticket=case.ticket,
-                       action=tr.label_id if lang == "id" else tr.label_en,
-                       state=label.label_id if lang == "id" else label.label_en))
-        return {}, [done, card(session, self.office, case, officer, lang)]
+            needs = self.desk.needs(session, officer, ticket, trigger)
+            done = self.desk.act(session, officer, ticket, trigger, note=arg if needs == "note" else None,
+                                 unit_code=arg if needs == "unit" else None, version=version, now=now)
+        except NeedsInput as exc:
+            if exc.needs == "unit":
+                return {}, [Reply(t(lang, "officer.ask_unit", ticket=exc.ticket),
+                                  rows(*[Button(u.name, f"u|{trigger}|{exc.ticket}|{exc.version}|{u.id}")
+                                         for u in exc.units]))]
+            awaited = {"ticket": exc.ticket, "trigger": trigger, "version": version}
+            return ({"step": AWAIT, **awaited},
+                    [Reply(t(lang, "officer.ask_note", ticket=exc.ticket, action=label(exc.action, lang)),
+                           meta=awaited)])
+        except Stale as exc:
+            return {}, [self._moved_on(exc, lang)]
+        except (InvalidInput, NotFound, NotAllowed) as exc:
+            return {}, [self._refusal(exc, lang, ticket if shown is None else shown)]
+        wf = self.office.cases.workflow_of(done.case)
+        reply = Reply(t(lang, "officer.done", ticket=done.case.ticket, action=label(done.action, lang),
+                        state=label(wf.states[done.case.state], lang)))
+        return {}, [reply, cards.card(self.office, done.case, officer, lang)]
 
-    def _moved_on(self, session, ticket, lang, exc) -> Reply:
+    def _moved_on(self, exc: Stale, lang) -> Reply:
         """Someone else acted first: say who, and what the case is now."""
-        case = self.office.cases.get(session, ticket)
-        last = session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id)
-                              .order_by(CaseEvent.id.desc()).limit(1))
-        wf = self.office.cases.workflow_of(case)
-        who = actor_name(wf, last, officers_of(session, [last]), lang) if last else "-"
-        return Reply(t(lang, "officer.moved_on", ticket=ticket, who=who,
-                       state=label(wf.states[case.state], lang)),
-                     rows(Button(t(lang, "officer.button.open", ticket=ticket), f"k|{ticket}")))
+        wf = self.desk.workflow_named(exc.workflow)
+        who = event_actor(wf, exc.last, lang) if exc.last else "-"
+        return Reply(t(lang, "officer.moved_on", ticket=exc.ticket, who=who,
+                       state=label(wf.states[exc.state], lang)),
+                     rows(Button(t(lang, "officer.button.open", ticket=exc.ticket), f"k|{exc.ticket}")))
 
     def _awaited(self, session, officer, inbound, state, now):
         lang = officer.language
@@ -219,7 +206,7 @@ class OfficerConversation:
             return state, [Reply(t(lang, "officer.ask_text_again"))]
         ticket, trigger = state["ticket"], state["trigger"]
         if trigger == "__note__":
-            return self._note(session, officer, self._case(session, ticket), text, now)
+            return self._note(session, officer, ticket, text, now)
         return self._act(session, officer, ticket, trigger, text, state.get("version"), now)
 
     def _button(self, session, officer, payload: str, now):
@@ -227,69 +214,63 @@ class OfficerConversation:
         kind, _, rest = payload.partition("|")
         parts = rest.split("|")
         if kind == "k":
-            case = self._case(session, parts[0])
-            if case is None:
-                return {}, [Reply(t(lang, "officer.not_found", ticket=parts[0]))]
-            if not unit_ok(self.office, case, officer):
-                return {}, [Reply(t(lang, "officer.not_allowed", ticket=case.ticket))]
-            return {}, [card(session, self.office, case, officer, lang)]
+            return self._card(session, officer, parts[0], now, parts[0])
         if kind == files.BUTTON:  # the card's attachments: checked again, the payload can be forged
-            case = self._case(session, parts[0])
-            if case is None or not unit_ok(self.office, case, officer):
+            try:
+                view = self.desk.case(session, officer, parts[0], now)
+            except CaseNotFound:
                 return {}, [Reply(t(lang, "officer.not_allowed", ticket=parts[0][:40]))]
-            return {}, files.hand_over(session, case, officer, lang)
+            return {}, files.hand_over(view.attachments, view.ticket, officer, lang)
         if kind == "q" and parts[0].isdigit():
-            return {}, [queue(session, self.office, officer, lang, int(parts[0]), now)]
+            return {}, [self._queue(session, officer, int(parts[0]), now)]
         if kind == "n":
-            case = self._case(session, parts[0])
-            if case is None or not unit_ok(self.office, case, officer):
+            try:
+                self.desk.note(session, officer, parts[0], None, now)  # no text: asks for it
+            except NeedsInput as exc:
+                return ({"step": AWAIT, "ticket": exc.ticket, "trigger": "__note__"},
+                        [Reply(t(lang, "officer.ask_internal_note", ticket=exc.ticket))])
+            except CaseNotFound:
                 return {}, [Reply(t(lang, "officer.not_allowed", ticket=parts[0][:40]))]
-            return ({"step": AWAIT, "ticket": case.ticket, "trigger": "__note__"},
-                    [Reply(t(lang, "officer.ask_internal_note", ticket=case.ticket))])
         if kind == "a" and len(parts) == 3 and parts[2].isdigit():
             return self._act(session, officer, parts[1], parts[0], None, int(parts[2]), now)
         if kind == "u" and len(parts) == 4 and parts[3].isdigit():
-            unit = session.get(Unit, int(parts[3]))
+            unit = next((u for u in self.desk.units(session) if u.id == int(parts[3])), None)
             if unit is None:
                 return {}, [Reply(t(lang, "officer.refused", reason=t(lang, "error.unit_gone")))]
             return self._act(session, officer, parts[1], parts[0], unit.code, int(parts[2]), now)
         return {}, [Reply(t(lang, "officer.hint"))]
 
     # -- other case commands -----------------------------------------------------------------
-    def _note(self, session, officer, case, text, now):
+    def _note(self, session, officer, ticket, text, now, shown="?"):
         lang = officer.language
-        if case is None:
-            return {}, [Reply(t(lang, "officer.not_found", ticket="?"))]
-        if not unit_ok(self.office, case, officer):
-            return {}, [Reply(t(lang, "officer.not_allowed", ticket=case.ticket))]
-        if not text.strip():
-            return ({"step": AWAIT, "ticket": case.ticket, "trigger": "__note__"},
-                    [Reply(t(lang, "officer.ask_internal_note", ticket=case.ticket))])
-        session.add(CaseEvent(case_id=case.id, at=now, actor_type="officer", actor_id=officer.id,
-                              actor_role=officer.role, action="note", note=text.strip(), public=False))
-        return {}, [Reply(t(lang, "officer.note_saved", ticket=case.ticket))]
+        try:
+            self.desk.note(session, officer, ticket, text, now)
+        except NeedsInput as exc:
+            return ({"step": AWAIT, "ticket": exc.ticket, "trigger": "__note__"},
+                    [Reply(t(lang, "officer.ask_internal_note", ticket=exc.ticket))])
+        except CaseNotFound as exc:
+            return {}, [self._refusal(exc, lang, shown)]
+        return {}, [Reply(t(lang, "officer.note_saved", ticket=ticket.strip().upper()))]
 
-    def _escalate(self, session, officer, case, reason, now):
+    def _escalate(self, session, officer, ticket, reason, now, shown):
         lang = officer.language
-        if not reason.strip():
+        try:
+            self.desk.escalate(session, officer, ticket, reason, now)
+        except NeedsInput:
             return {}, [Reply(t(lang, "officer.needs_reason", command="eskalasi"))]
-        case.escalated_at = now
-        session.add(CaseEvent(case_id=case.id, at=now, actor_type="officer", actor_id=officer.id,
-                              actor_role=officer.role, action="escalate", note=reason.strip(), public=False))
-        notify.escalated(session, self.office, case, reason.strip(), now)
-        return {}, [Reply(t(lang, "officer.escalated", ticket=case.ticket))]
+        except CaseNotFound as exc:
+            return {}, [self._refusal(exc, lang, shown)]
+        return {}, [Reply(t(lang, "officer.escalated", ticket=ticket.strip().upper()))]
 
-    def _lapor(self, session, officer, case, tracking_id, now):
+    def _lapor(self, session, officer, ticket, tracking_id, now, shown):
         lang = officer.language
-        if self.office.workflow.roles[officer.role].kind != "coordinator":  # the SP4N-LAPOR! admins
-            return {}, [Reply(t(lang, "officer.not_allowed", ticket=case.ticket))]
-        tracking_id = tracking_id.strip()
-        if not tracking_id or len(tracking_id) > 40 or " " in tracking_id:
+        try:
+            event = self.desk.lapor_id(session, officer, ticket, tracking_id, now)
+        except (CaseNotFound, NotAllowed) as exc:
+            return {}, [self._refusal(exc, lang, shown)]
+        except InvalidInput:
             return {}, [Reply(t(lang, "officer.lapor_usage"))]
-        case.lapor_tracking_id = tracking_id
-        session.add(CaseEvent(case_id=case.id, at=now, actor_type="officer", actor_id=officer.id,
-                              actor_role=officer.role, action="lapor_id", note=tracking_id, public=False))
-        return {}, [Reply(t(lang, "officer.lapor_saved", ticket=case.ticket, lapor=tracking_id))]
+        return {}, [Reply(t(lang, "officer.lapor_saved", ticket=ticket.strip().upper(), lapor=event.note))]
 
     # -- recording a complaint that came in another way (/catat) ------------------------------
     def _source_question(self, lang) -> Reply:
@@ -322,31 +303,13 @@ class OfficerConversation:
 
     def _record_submit(self, session, officer, state, draft, now):
         lang = officer.language
-        citizen = None
-        if draft.get("name") or draft.get("email") or draft.get("phone"):
-            citizen = Citizen(name=draft.get("name"), email=draft.get("email"), phone=draft.get("phone"),
-                              language=self.office.default_language, created_at=now)
-            session.add(citizen)
-            if draft.get("phone") and self.office.phone_channel:
-                # the citizen hears about their case on WhatsApp, if the office has it
-                found = session.scalar(select(CitizenIdentity).where(
-                    CitizenIdentity.channel == self.office.phone_channel,
-                    CitizenIdentity.external_id == draft["phone"]))
-                if found is not None:
-                    citizen = found.citizen
-                else:
-                    session.add(CitizenIdentity(citizen=citizen, channel=self.office.phone_channel,
-                                                external_id=draft["phone"]))
+        walk_in = WalkIn(source=state["source"], kind=draft["kind"], text=draft["text"],
+                         category=draft.get("category"), privacy=draft.get("privacy", "biasa"),
+                         name=draft.get("name"), email=draft.get("email"), phone=draft.get("phone"),
+                         attachments=tuple(draft.get("attachments", [])))
         try:
-            with session.begin_nested():
-                case = self.office.cases.open_case(
-                    session, kind=draft["kind"], text=draft["text"], channel=state["source"],
-                    category=draft.get("category"), privacy=draft.get("privacy", "biasa"), citizen=citizen,
-                    language=citizen.language if citizen else self.office.default_language,
-                    actor=Actor.officer(officer), now=now)
-                add_attachments(session, case, draft.get("attachments", []), state.get("via") or "officer", now)
+            view = self.desk.record_walk_in(session, officer, walk_in, now, via=state.get("via") or "officer")
         except InvalidInput as exc:
             return state, [Reply(t(lang, "officer.refused", reason=error_text(exc, lang)))]
-        notify.new_case(session, self.office, case, self.group_chat_id, now, recorded_by=officer.id)
-        return {}, [Reply(t(lang, "officer.record.done", ticket=case.ticket)),
-                    card(session, self.office, case, officer, lang)]
+        return {}, [Reply(t(lang, "officer.record.done", ticket=view.ticket)),
+                    cards.card(self.office, view, officer, lang)]

@@ -52,16 +52,21 @@ def officers_of(session: Session, events) -> dict[int, Officer]:
 def officer_name(wf: Workflow, officer: Officer | None, role: str | None, lang: str,
                  officer_id: int | None = None) -> str:
     """"Budi (Admin Instansi)"; without a name, the officer's number and role."""
+    return named_officer(wf, officer.name if officer is not None else None, role, lang, officer_id)
+
+
+def named_officer(wf: Workflow, name: str | None, role: str | None, lang: str, officer_id: int | None) -> str:
     role_label = label(wf.roles[role], lang) if role in wf.roles else (role or "-")
-    if officer is not None and officer.name:
-        return t(lang, "who.officer", name=officer.name, role=role_label)
+    if name:
+        return t(lang, "who.officer", name=name, role=role_label)
     return t(lang, "who.officer_unnamed", id=officer_id if officer_id is not None else "?", role=role_label)
 
 
-def actor_name(wf: Workflow, event: CaseEvent, officers: dict[int, Officer], lang: str) -> str:
-    """Who made an event, for officers: an officer's name and role, the citizen, the system."""
+def event_actor(wf: Workflow, event, lang: str) -> str:
+    """Who made an event (a handlers.desk_views.EventView), for officers: an officer's name
+    and role, the citizen, the system."""
     if event.actor_type == "officer":
-        return officer_name(wf, officers.get(event.actor_id), event.actor_role, lang, event.actor_id)
+        return named_officer(wf, event.officer_name, event.actor_role, lang, event.actor_id)
     return t(lang, "who.system" if event.actor_type == "system" else "who.citizen")
 
 

@@ -17,13 +17,14 @@ from flows.calendar import OfficeCalendar
 from flows.case_fields import ActorType, Channel, Kind, Privacy
 from flows.errors import RoleNotAllowed
 from flows.presets import lifecycle_of, load_workflow
-from flows.workflow import BUILTIN_ROLES, CategoryDef, Workflow
+from flows.workflow import CategoryDef, Workflow
 from storage import deadlines
 from storage.access import code_hash
 from storage.errors import Conflict, InvalidInput, NotFound
 from storage.models import Attachment, Case, CaseEvent, Citizen, Deadline, utcnow
 from storage.tickets import next_ticket
 from storage.units import unit_by_code
+from storage.visibility import last_event, may_see, overdue_cases
 
 MAX_TEXT = 8000  # the intake dialog refuses longer texts with a reason; nothing is ever cut
 
@@ -99,11 +100,7 @@ class CaseService:
         if state:
             query = query.where(Case.state == state)
         if overdue:
-            query = query.where(Case.id.in_(
-                select(Deadline.case_id).where(
-                    Deadline.completed_at.is_(None), Deadline.kind == "stage",
-                    Deadline.paused_at.is_(None), Deadline.due_at < (now or utcnow()))
-            ))
+            query = query.where(Case.id.in_(overdue_cases(now or utcnow())))
         if limit:
             query = query.limit(limit)
         return list(session.scalars(query))
@@ -206,15 +203,12 @@ class CaseService:
 
     def _check_unit(self, wf: Workflow, case: Case, actor: Actor) -> None:
         """Officers of a unit (liaisons, unit officers with a unit) act only on its cases."""
-        if actor.type is not ActorType.OFFICER or actor.role in BUILTIN_ROLES:
-            return
-        if wf.unit_bound(actor.role) and actor.unit_id is not None and case.unit_id != actor.unit_id:
+        if actor.type is ActorType.OFFICER and not may_see(wf, actor, case):
             raise RoleNotAllowed(f"{case.ticket} is not a case of this officer's unit")
 
     def _conflict(self, session: Session, case: Case) -> Conflict:
         """Who changed the case last, and what it is now."""
-        last = session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id)
-                              .order_by(CaseEvent.id.desc()).limit(1))
+        last = last_event(session, case.id)
         who = "someone"
         if last is not None:
             who = (f"officer #{last.actor_id} ({last.actor_role})" if last.actor_type == "officer"

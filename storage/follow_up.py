@@ -22,6 +22,7 @@ from flows.follow_up import follow_up_states
 from flows.workflow import Workflow
 from storage.models import Case, CaseEvent, Deadline
 from storage.types import UTCDateTime
+from storage.visibility import late
 
 JUST_BEFORE = timedelta(microseconds=1)
 
@@ -216,12 +217,11 @@ def follow_ups(session: Session, workflow: Workflow, cal: OfficeCalendar, start:
     # past its due time then (a paused clock waits on the citizen). Cases with a unit only.
     stages = unit_stages(workflow)
     if stages and workflow.assigns_units:
-        late = or_(and_(Deadline.completed_at < as_of, Deadline.completed_at > Deadline.due_at),
-                   and_(Deadline.due_at < as_of, Deadline.paused_at.is_(None),
-                        or_(Deadline.completed_at.is_(None), Deadline.completed_at >= as_of)))
+        ended_late = and_(Deadline.completed_at < as_of, Deadline.completed_at > Deadline.due_at)
+        late_then = or_(ended_late, late(as_of))
         overdue = (select(Case.unit_id, func.count(func.distinct(Case.id))).join(Deadline, Deadline.case_id == Case.id)
                    .where(*in_period, Case.unit_id.is_not(None), Deadline.kind == "stage",
-                          Deadline.stage.in_(stages), late).group_by(Case.unit_id))
+                          Deadline.stage.in_(stages), late_then).group_by(Case.unit_id))
         for u, n in session.execute(overdue):
             unit(u).overdue = n
 

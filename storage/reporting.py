@@ -15,6 +15,7 @@ from flows.workflow import Workflow
 from storage.follow_up import FollowUps, follow_ups, opened_per_interval, stands_for
 from storage.models import Case, Deadline, Rating
 from storage.survey import period_ikm
+from storage.visibility import STAGE, late
 
 
 @dataclass
@@ -85,9 +86,7 @@ def figures(session: Session, workflow: Workflow, cal: OfficeCalendar, start: da
     for stage, met, n in session.execute(ended):
         sla[stage][0 if met else 1] += n
     overdue = select(Deadline.stage, func.count()).where(
-        Deadline.kind == "stage", Deadline.due_at < as_of, Deadline.paused_at.is_(None),
-        Deadline.stage.not_in(citizen_waits),
-        (Deadline.completed_at.is_(None)) | (Deadline.completed_at >= as_of)).group_by(Deadline.stage)
+        Deadline.kind == STAGE, late(as_of), Deadline.stage.not_in(citizen_waits)).group_by(Deadline.stage)
     for stage, n in session.execute(overdue):
         sla[stage][2] += n
     f.sla = {k: tuple(v) for k, v in sorted(sla.items())}

@@ -11,6 +11,7 @@ from flows.case_fields import Privacy
 from storage.case_export import EXPORT_FIELDS, iter_case_records
 from handlers.files import size_text
 from storage.models import Attachment, utcnow
+from storage.visibility import is_late
 
 
 @click.group("cases")
@@ -35,7 +36,7 @@ def cases_list(obj, state, overdue, limit):
         for c in rt.cases.list(s, state=state, overdue=overdue, now=now, limit=limit):
             d = rt.cases.open_deadline(s, c)
             due = "paused" if d and d.paused_at else office_time(rt.calendar, d.due_at if d else None)
-            late = "OVERDUE" if d and not d.paused_at and d.due_at < now else ""
+            late = "OVERDUE" if d and is_late(d, now) else ""
             rows.append([c.ticket, c.state, c.kind, c.category, c.channel,
                          office_time(rt.calendar, c.created_at), due, late])
         echo_table(["ticket", "state", "kind", "category", "channel", "created", "due", ""], rows,
@@ -86,7 +87,7 @@ def cases_show(obj, ticket):
             elif d.paused_at:
                 status = f"paused since {office_time(cal, d.paused_at)}"
             else:
-                status = "OVERDUE" if d.due_at < now else "open"
+                status = "OVERDUE" if is_late(d, now) else "open"
             rows.append([d.stage, d.sla, office_time(cal, d.started_at),
                          office_time(cal, d.due_at), status])
         echo_table(["stage", "SLA", "started", "due", "status"], rows)

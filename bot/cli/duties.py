@@ -9,13 +9,14 @@ from flows import duties as periods
 from flows.duties import PeriodError
 from handlers import duties as chat_duties
 from storage import duties as store
+from storage.visibility import is_late
 
 
 def state_of(duty, now) -> str:
     due = duty.deadline.due_at if duty.deadline is not None else None
     if duty.done_at is not None:
         return "done late" if due is not None and duty.done_at > due else "done"
-    return "OVERDUE" if due is not None and due < now else "open"
+    return "OVERDUE" if duty.deadline is not None and is_late(duty.deadline, now) else "open"
 
 
 @click.command("duties")
