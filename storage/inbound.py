@@ -73,16 +73,22 @@ def store(conn: Connection, office_id: int, channel: str, provider_message_id: s
     alike, on a plain connection (no unit of work: the webhook's whole transaction is this
     statement, and on SQLite it takes the write lock itself). A delivery with nothing to do
     (None) is stored as handled already."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stored = conn.execute(
-        dialect.insert(InboundMessage)
-        .values(office_id=office_id, channel=channel, provider_message_id=provider_message_id,
-                chat_id=inbound.chat_id if inbound else None,
-                payload=pending_payload(inbound) if inbound else outline(None),
-                received_at=now, handled_at=None if inbound else now, tries=0)
-        .on_conflict_do_nothing(index_elements=["office_id", "channel", "provider_message_id"])
-        .returning(InboundMessage.id)).scalar_one_or_none()
+    stored = conn.execute(_store_statement(conn.dialect.name), {
+        "office_id": office_id, "channel": channel, "provider_message_id": provider_message_id,
+        "chat_id": inbound.chat_id if inbound else None,
+        "payload": pending_payload(inbound) if inbound else outline(None),
+        "received_at": now, "handled_at": None if inbound else now, "tries": 0}).scalar_one_or_none()
     return stored is not None
+
+
+@cache
+def _store_statement(dialect_name: str):
+    """Built once: the values come as parameters (building the statement anew each time was
+    a quarter of an acknowledgement's cost)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    table = InboundMessage.__table__
+    return (dialect.insert(table).on_conflict_do_nothing(index_elements=["office_id", "channel", "provider_message_id"])
+            .returning(table.c.id))
 
 
 def pending_chats(session: Session, limit: int = 50) -> list[tuple[int, str, str]]:
