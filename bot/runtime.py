@@ -59,6 +59,16 @@ class Runtime:
         return make_engine(self.settings.database.url)
 
     @cached_property
+    def ack_engine(self):
+        """The engine the webhooks store with: one statement, so on PostgreSQL it runs in
+        autocommit (the INSERT is its own transaction, committed when it returns: one round
+        trip instead of BEGIN, INSERT, COMMIT). A pool of its own, its connections set up so
+        once (switching a pooled connection to autocommit and back costs round trips)."""
+        if self.engine.dialect.name == "postgresql":
+            return make_engine(self.settings.database.url, isolation_level="AUTOCOMMIT")
+        return self.engine
+
+    @cached_property
     def sessions(self):
         """Sessions across offices (the deployment's loops, the tests); an office's own
         work uses that office's sessions."""
@@ -293,5 +303,7 @@ class Runtime:
             self.outbound.stop()
         for office in self._offices.values():
             office.close()
+        if "ack_engine" in self.__dict__ and self.ack_engine is not self.engine:
+            self.ack_engine.dispose()
         if "engine" in self.__dict__:
             self.engine.dispose()

@@ -51,34 +51,39 @@ def stored(runtime, update_id, chat) -> tuple[int, int]:
                 s.scalar(select(func.count()).select_from(Outbox).where(Outbox.chat_id == str(chat))))
 
 
-@pytest.mark.parametrize("moment", ["before the first statement", "before the commit"])
-def test_a_connection_killed_mid_request_is_not_answered_2xx_and_the_next_request_succeeds(pg, moment):
-    """The request's own backend is terminated (once) before its first statement or just
-    before its COMMIT: the answer is a 5xx, nothing of it is stored, and with no restart
-    the next request and the provider's retry are answered 200 and stored once."""
+@pytest.mark.parametrize("moment, kills", [("before", 2), ("before", 1), ("after", 1)])
+def test_a_connection_killed_mid_request_is_not_answered_2xx_and_the_next_request_succeeds(pg, moment, kills):
+    """The webhook's one statement runs in autocommit: it is its own commit. A connection
+    found dead before the statement is tried once more on a fresh one. Its backend
+    terminated before both tries: a 5xx and nothing stored; before the first only: a 200,
+    stored once; right after the statement returned: it was committed, a 200. With no
+    restart the next request and the provider's retry are answered 200, stored once."""
     runtime, terminate = pg
     client = create_app(runtime=runtime).test_client()
     assert client.post("/webhooks/telegram", json=message("/start", chat=6100), headers=HEADERS).status_code == 200
-    armed = {"left": 1}
+    armed = {"left": kills}
 
     def kill_own_backend(conn, *args):
         if armed["left"]:
-            armed["left"] = 0
+            armed["left"] -= 1
             assert terminate(conn.connection.dbapi_connection.info.backend_pid) == 1
 
-    hook = "before_cursor_execute" if moment == "before the first statement" else "commit"
-    event.listen(runtime.engine, hook, kill_own_backend)
+    hook = "before_cursor_execute" if moment == "before" else "after_cursor_execute"
+    event.listen(runtime.ack_engine, hook, kill_own_backend)
     update = message("/start", chat=6101, update_id=616161)
     response = client.post("/webhooks/telegram", json=update, headers=HEADERS)
-    event.remove(runtime.engine, hook, kill_own_backend)
-    assert armed["left"] == 0  # the connection was killed in that request
-    assert response.status_code in (500, 503)  # not stored, so not acknowledged: Telegram retries
-    assert stored(runtime, 616161, 6101) == (0, 0)  # nothing half-stored
+    event.remove(runtime.ack_engine, hook, kill_own_backend)
+    assert armed["left"] == 0  # the connections were killed in that request
+    if kills == 2:
+        assert response.status_code in (500, 503)  # not stored, so not acknowledged: Telegram retries
+        assert stored(runtime, 616161, 6101) == (0, 0)  # nothing half-stored
+    else:
+        assert response.status_code == 200 and stored(runtime, 616161, 6101) == (1, 2)
     # no restart: the next request gets a working connection, and the retry is stored once
     assert client.post("/webhooks/telegram", json=message("/start", chat=6102), headers=HEADERS).status_code == 200
     assert client.post("/webhooks/telegram", json=update, headers=HEADERS).status_code == 200
     assert stored(runtime, 616161, 6101) == (1, 2)  # the update, its greeting and privacy notice
-    print(f"\ndb drop {moment}: first try {response.status_code}, retry 200, stored once")
+    print(f"\ndb drop {moment} x{kills}: first try {response.status_code}, retry 200, stored once")
 
 
 def test_all_connections_killed_during_a_burst_every_2xx_is_stored_and_retries_succeed(pg):
@@ -136,7 +141,10 @@ def test_all_connections_killed_during_a_burst_every_2xx_is_stored_and_retries_s
     answers = [s for tries in statuses.values() for s in tries]
     failed = [s for s in answers if s != 200]
     assert len(killed) == 2 and all(killed)  # two waves, each killed backends
-    assert failed and set(failed) <= {500, 503}  # the waves hit requests; none was answered 2xx
+    # The waves hit requests in flight; a webhook whose pooled connection was found dead
+    # tries once more on a fresh one, so most are answered 200 anyway: whatever was not
+    # is a 5xx (never a 2xx without the row, checked above), and its retry stored it.
+    assert set(failed) <= {500, 503}
     assert all(tries[-1] == 200 for tries in statuses.values()) and len(statuses) == total
     with runtime.sessions() as s:
         inbound = s.scalar(select(func.count()).select_from(InboundMessage))
