@@ -143,10 +143,18 @@ class Nudges:
     Redis: one push wakes one waiting worker; it is kept short, since a worker looks at
     everything that waits whenever it wakes. Losing it loses nothing: workers look anyway."""
 
-    def __init__(self, client: redis.Redis, key: str = "aduan:inbound:nudge", keep: int = 64):
-        self.client, self.key, self.keep = client, key, keep
+    def __init__(self, client: redis.Redis, key: str = "aduan:inbound:nudge", keep: int = 64,
+                 every: float = 0.02):
+        self.client, self.key, self.keep, self.every = client, key, keep, every
+        self._last = 0.0
 
     def push(self) -> None:
+        """At most one push every `every` seconds from a process: under load the workers
+        are busy anyway, and a busy worker looks again as soon as its round ends."""
+        now = time.monotonic()
+        if now - self._last < self.every:
+            return
+        self._last = now
         try:
             with self.client.pipeline(transaction=False) as p:
                 p.lpush(self.key, 1)
