@@ -29,6 +29,7 @@ from storage.models import CaseEvent, Citizen, CitizenIdentity, Officer, Unit
 from handlers import duties, files, notify
 from handlers.cards import card, queue, statistics, unit_ok
 from handlers.office import Office
+from handlers.signin import sign_in
 from handlers.words import actor_name, error_text, label, officers_of
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ FIXED = {
     "catatan": "note", "note": "note", "eskalasi": "escalate", "escalate": "escalate",
     "lapor": "lapor", "laporid": "lapor", "statistik": "stats", "stats": "stats",
     "catat": "record", "record": "record", "batal": "cancel", "cancel": "cancel",
-    "petugas": "enrolled", "officer": "enrolled",
+    "petugas": "enrolled", "officer": "enrolled", "masuk": "signin", "login": "signin",
 }
 SOURCES = (Channel.FRONT_DESK, Channel.COMPLAINT_BOX, Channel.PHONE, Channel.EMAIL, Channel.LAPOR)
 AWAIT, RECORD_SOURCE = "await", "record_source"
@@ -105,6 +106,8 @@ class OfficerConversation:
             return {}, [self.help(officer)]
         if what == "enrolled":
             return {}, [Reply(t(lang, "officer.already_enrolled"))]
+        if what == "signin":
+            return {}, sign_in(session, self.office, officer, args, now)
         if what == "queue":
             page = int(args) - 1 if args.isdigit() and int(args) > 0 else 0
             return {}, [queue(session, self.office, officer, lang, page, now)]
@@ -149,6 +152,8 @@ class OfficerConversation:
         lines += duties.help_lines(self.office, officer, lang)
         if self.office.cookie_channels:
             lines.append(t(lang, "officer.help.webchat"))
+        if self.office.backoffice_url is not None:
+            lines.append(t(lang, "officer.help.web"))
         return Reply("\n".join(dict.fromkeys(lines)))
 
     def _case(self, session, ticket):

@@ -12,6 +12,7 @@ from flows.workflow import Workflow
 from storage.errors import InvalidInput, NotFound
 from storage.models import AccessAttempt, Officer, OfficerIdentity, utcnow
 from storage.units import unit_by_code
+from storage.web_sessions import end_all
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are typed by hand
 DEFAULT_CODE_TTL = timedelta(hours=72)
@@ -152,4 +153,5 @@ def revoke(session: Session, officer_id: int, now: datetime | None = None) -> Of
     officer.revoked_at = now or utcnow()
     officer.enrol_code_hash = None  # an unused code dies with the officer
     session.flush()
+    end_all(session, officer.id, officer.revoked_at)  # signed in on the web: out at once
     return officer
