@@ -74,14 +74,15 @@ def sign_in(app, chat: Chat, browser=None, prefix="/kantor"):
     return browser
 
 
-def case_with_photo(runtime, app, chat_id="w-citizen") -> str:
+def case_with_photo(runtime, app, chat_id="w-citizen", photo=PNG,
+                    text="Antrian di loket pelayanan sangat panjang sejak pagi.") -> str:
     """A citizen files a complaint on the web chat with a photo; the worker fetches it."""
     web = app.test_client()
     for n, body in enumerate(({"text": "/mulai"}, {"button": "agree"}, {"button": "file"}, {"text": "Siti"},
                               {"button": "skip"}, {"button": "skip"}, {"button": "pengaduan"},
-                              {"text": "Antrian di loket pelayanan sangat panjang sejak pagi."})):
+                              {"text": text})):
         assert web.post("/webchat/api/messages", json={"id": f"{chat_id}-b{n:04d}", **body}).status_code == 200
-    web.post("/webchat/api/files", data={"id": f"{chat_id}-file", "file": (io.BytesIO(PNG), "antrian.png", "image/png")},
+    web.post("/webchat/api/files", data={"id": f"{chat_id}-file", "file": (io.BytesIO(photo), "antrian.png", "image/png")},
              content_type="multipart/form-data")
     for n, body in enumerate(({"button": "next"}, {"button": "biasa"}, {"button": "submit"})):
         web.post("/webchat/api/messages", json={"id": f"{chat_id}-a{n:04d}", **body})

@@ -17,7 +17,7 @@ def _svg(width: int, height: int, body: list[str], title: str) -> Markup:
 
 def weekly(weeks: dict, order: list[str], labels: dict, week_label, title: str, empty: str) -> Markup:
     """Stacked bars: one per week (its start day), a colour per state in workflow order."""
-    width, height, left, top, bottom = 640, 300, 44, 16, 56
+    width, height, left, top, bottom = 480, 250, 34, 18, 52
     present = {s for counts in weeks.values() for s in counts}
     states = [s for s in order if s in present] + sorted(present - set(order))
     if not weeks:
@@ -34,24 +34,25 @@ def weekly(weeks: dict, order: list[str], labels: dict, week_label, title: str, 
         body.append(f'<line x1="{left}" x2="{width - 12}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e5e5"/>'
                     f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#555">{n}</text>')
     for i, (week, counts) in enumerate(weeks.items()):
-        x, y = left + i * slot + slot * 0.2, top + plot_h
+        bar = min(slot * 0.6, 56)
+        x, y = left + i * slot + (slot - bar) / 2, top + plot_h
         for j, state in enumerate(states):
             n = counts.get(state, 0)
             if not n:
                 continue
             h = plot_h * n / top_value
             y -= h
-            body.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.6:.1f}" height="{h:.1f}" '
+            body.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                         f'fill="{PALETTE[j % len(PALETTE)]}"><title>{escape(labels.get(state, state))}: {n}</title></rect>')
         total = sum(counts.values())
-        body.append(f'<text x="{x + slot * 0.3:.1f}" y="{y - 4:.1f}" text-anchor="middle" font-size="11">{total}</text>'
-                    f'<text x="{x + slot * 0.3:.1f}" y="{top + plot_h + 16:.1f}" text-anchor="middle" font-size="11" '
+        body.append(f'<text x="{x + bar / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle" font-size="11">{total}</text>'
+                    f'<text x="{x + bar / 2:.1f}" y="{top + plot_h + 16:.1f}" text-anchor="middle" font-size="11" '
                     f'fill="#333">{escape(week_label(week))}</text>')
     legend_y = height - 22
     x = left
     for j, state in enumerate(states):  # the legend, wrapping by estimate
         text = labels.get(state, state)
-        w = 18 + 6.5 * len(text)
+        w = 20 + 6.2 * len(text)
         if x + w > width and x > left:
             x, legend_y = left, legend_y + 16
         body.append(f'<rect x="{x}" y="{legend_y - 9}" width="10" height="10" fill="{PALETTE[j % len(PALETTE)]}"/>'
@@ -62,23 +63,23 @@ def weekly(weeks: dict, order: list[str], labels: dict, week_label, title: str, 
 
 def shares(rows: list[tuple[str, float | None, str]], title: str, empty: str) -> Markup:
     """Horizontal bars of a share 0..1: (label, share or None when there is nothing to count, text)."""
-    width, row_h, label_w = 640, 26, 230
+    width, row_h, label_w = 420, 26, 150
     if not rows:
         return _svg(width, 60, [f'<text x="{width / 2}" y="34" text-anchor="middle" fill="#555">{escape(empty)}</text>'],
                     title)
     body = []
-    bar_w = width - label_w - 70
+    bar_w = width - label_w - 96
     for i, (label, share, text) in enumerate(rows):
         y = 8 + i * row_h
-        shown = label if len(label) <= 34 else label[:33] + "…"
-        body.append(f'<text x="{label_w - 8}" y="{y + 14}" text-anchor="end" font-size="12">{escape(shown)}'
+        shown = label if len(label) <= 22 else label[:21] + "…"
+        body.append(f'<text x="{label_w - 8}" y="{y + 14}" text-anchor="end" font-size="11">{escape(shown)}'
                     f'<title>{escape(label)}</title></text>'
                     f'<rect x="{label_w}" y="{y + 2}" width="{bar_w}" height="16" fill="#eef1f4"/>')
         if share is not None:
             colour = "#3a9d5d" if share >= 0.9 else "#e0a500" if share >= 0.7 else "#c0392b"
             body.append(f'<rect x="{label_w}" y="{y + 2}" width="{bar_w * max(0.0, min(1.0, share)):.1f}" '
                         f'height="16" fill="{colour}"/>')
-        body.append(f'<text x="{label_w + bar_w + 6}" y="{y + 14}" font-size="12">{escape(text)}</text>')
+        body.append(f'<text x="{label_w + bar_w + 6}" y="{y + 14}" font-size="11">{escape(text)}</text>')
     return _svg(width, 16 + len(rows) * row_h, body, title)
 
 

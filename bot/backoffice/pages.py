@@ -18,7 +18,9 @@ from bot.reports.monthly import month_bounds
 from bot.reports.words import Words
 from flows.calendar import zone_abbreviation
 from flows.case_fields import Channel
+from flows.errors import DomainError
 from flows.i18n import t
+from flows.sla import parse_sla
 from handlers import files
 from handlers.words import action_label, actor_name
 from storage.units import list_units
@@ -125,7 +127,8 @@ def register(bp) -> None:
                                reporter=reporter, privacy=t(lang, f"privacy.{found.privacy}"),
                                act=lambda e: action_label(wf, e, lang, officer_view=True),
                                who=lambda e: actor_name(wf, e, view.officers, lang),
-                               flabel=lambda a: files.label(a, lang), **_helpers(rt, units))
+                               flabel=lambda a: files.label(a, lang), sla=lambda text: _sla(text, lang),
+                               **_helpers(rt, units))
 
     @bp.get("/lampiran/<int:attachment_id>")
     def attachment(attachment_id):
@@ -226,6 +229,14 @@ def register(bp) -> None:
             abort(404)
         out.seek(0)
         return send_file(out, mimetype=FORMATS[fmt], as_attachment=True, download_name=name, max_age=0)
+
+
+def _sla(text: str, lang: str) -> str:
+    """"5 hari kerja" for the stored "5 working days" (as stored, if it no longer parses)."""
+    try:
+        return parse_sla(text).label(lang)
+    except DomainError:
+        return text
 
 
 def _t(key: str) -> str:
