@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import create_app
+from storage.models import Officer
 from storage.models_backoffice import WebSession, WebSignIn
 from storage.officers import revoke
 from storage.offices import add_office
@@ -274,9 +275,15 @@ def test_a_revoked_officers_session_ends_at_once(runtime, app):
     assert browser.get("/kantor/antrian").status_code == 200
     with runtime.transaction() as s:  # as `aduan officer revoke` does
         revoke(s, unit.officer_id, runtime.clock())
-    assert browser.get("/kantor/antrian").status_code == 302
-    with runtime.sessions() as s:
+    with runtime.sessions() as s:  # ended with the revocation, before any request
         assert s.scalar(select(WebSession).where(WebSession.officer_id == unit.officer_id)).ended_at is not None
+    assert browser.get("/kantor/antrian").status_code == 302
+    # an officer made inactive any other way: every request looks again
+    keu = officer(runtime, "unit_officer", "KEU", chat_id="t-keu-2")
+    browser = sign_in(app, keu)
+    with runtime.transaction() as s:
+        s.get(Officer, keu.officer_id).active = False
+    assert browser.get("/kantor/antrian").status_code == 302
     # and revoked on the admin page
     other = officer(runtime, "unit_officer", "PU")
     theirs, mine = sign_in(app, other), sign_in(app, admin)
@@ -284,3 +291,15 @@ def test_a_revoked_officers_session_ends_at_once(runtime, app):
     assert mine.post(f"/kantor/admin/petugas/{other.officer_id}/cabut", data={"csrf_token": token}).status_code == 302
     assert theirs.get("/kantor/antrian").status_code == 302
     assert other.say("/masuk") == ["Akses petugas Anda telah dicabut. Hubungi admin bila ini keliru."]
+
+
+def test_a_sign_in_link_never_reaches_a_log_line(runtime, app, caplog):
+    from bot.logs import REDACT
+
+    caplog.set_level("DEBUG")
+    path = link_from_chat(officer(runtime))
+    sign_in_token = path.rsplit("/", 1)[1]
+    browser = app.test_client()
+    browser.post(path, data={"csrf_token": csrf(browser.get(path).get_data(as_text=True))})
+    assert sign_in_token not in caplog.text
+    assert sign_in_token not in REDACT.scrub(f"GET {path} HTTP/1.1")  # a request line of a server that logs them

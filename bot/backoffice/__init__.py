@@ -37,11 +37,6 @@ def blueprint() -> Blueprint:
                 abort(404)
             g.kantor_office = found
 
-    @bp.url_defaults
-    def _office_in_urls(endpoint, values):
-        if endpoint.startswith("backoffice_office.") and "office" not in values:
-            values["office"] = auth.office().code
-
     @bp.before_request
     def _checks():
         if request.method == "POST":
