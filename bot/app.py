@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return jsonify(status="ok" if ok else "degraded", workflow=runtime.default.workflow.name,
                        **checks), (200 if ok else 503)
 
-    from bot import files
+    from bot import backoffice, files
     from bot.channels import telegram, webchat, whatsapp
 
     app.secret_key = runtime.secret_key()
@@ -73,4 +73,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     chat = webchat.blueprint()  # each office decides whether its own web chat is on
     app.register_blueprint(chat)
     app.register_blueprint(chat, url_prefix="/o/<office>", name="webchat_office")
+    backoffice.install(app, runtime)  # /kantor and /o/<office>/kantor: officers on the web
     return app

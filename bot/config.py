@@ -14,10 +14,11 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError,
+from pydantic import (Field, PrivateAttr, SecretStr, ValidationError,
                       field_validator, model_validator)
 from sqlalchemy.engine import make_url
 
+from bot.config_sections import BackofficeSettings, _Section
 from flows.calendar import OfficeCalendar, parse_week
 from flows.errors import CalendarError
 from flows.presets import DEFAULT_PRESET, load_workflow
@@ -28,19 +29,6 @@ DEFAULT_PATH = "config.toml"
 
 class ConfigError(Exception):
     """A configuration problem; the message names the file and the key."""
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _blank_is_unset(cls, data):
-        """`token = ""` in a file means "not set", like leaving the key out."""
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items()
-                    if not (v == "" and k in cls.model_fields and cls.model_fields[k].default is None)}
-        return data
 
 
 class OfficeSettings(_Section):
@@ -286,6 +274,7 @@ class Settings(_Section):
     scheduler: SchedulerSettings = SchedulerSettings()
     inbound: InboundSettings = InboundSettings()
     server: ServerSettings = ServerSettings()
+    backoffice: BackofficeSettings = BackofficeSettings()
     _source: str = PrivateAttr("(embedded defaults)")
 
     @model_validator(mode="after")

@@ -109,26 +109,31 @@ def blueprint() -> Blueprint:
                     not may_see(office.cases.workflow_of(case), officer, case):
                 log.info("refused: officer #%s, attachment #%s of another unit", officer.id, attachment.id)
                 return _say(403, t(lang, "files.not_allowed"))
-            channel = CHANNELS.get(attachment.channel, attachment.channel)
-            if attachment.stored_path is None and attachment.fetch_error:
-                return _say(404, t(lang, "files.fetch_failed", channel=channel))
-            if attachment.stored_path is None:
-                return _say(503, t(lang, "files.not_fetched", channel=channel), **{"Retry-After": "60"})
-            path = Path(attachment.stored_path).resolve()
-            folder = Path(runtime.settings.intake.attachments_dir).resolve()
-            if not path.is_relative_to(folder) or not path.is_file():
-                log.warning("attachment #%s: the stored file is missing", attachment.id)
-                return _say(404, t(lang, "files.not_found"))
-            kind = (attachment.content_type or "application/octet-stream").split(";")[0].strip().lower()
-            name = download_name(attachment)
         log.info("attachment #%s opened by officer #%s", attachment_id, officer_id)
-        response = send_file(path, mimetype=kind, as_attachment=kind not in INLINE, download_name=name,
-                             max_age=0, etag=False)
-        response.headers.update({
-            "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store",
-            "Referrer-Policy": "no-referrer",
-            # a citizen's file is never a page of ours: no script, no frames, nothing loaded
-            "Content-Security-Policy": "default-src 'none'; img-src 'self'; sandbox"})
-        return response
+        return serve(runtime, attachment, lang)
 
     return bp
+
+
+def serve(runtime, attachment: Attachment, lang: str) -> Response:
+    """The stored file of an attachment the caller has checked the officer may see: images
+    inline, the rest as a download, never as a page of ours."""
+    channel = CHANNELS.get(attachment.channel, attachment.channel)
+    if attachment.stored_path is None and attachment.fetch_error:
+        return _say(404, t(lang, "files.fetch_failed", channel=channel))
+    if attachment.stored_path is None:
+        return _say(503, t(lang, "files.not_fetched", channel=channel), **{"Retry-After": "60"})
+    path = Path(attachment.stored_path).resolve()
+    folder = Path(runtime.settings.intake.attachments_dir).resolve()
+    if not path.is_relative_to(folder) or not path.is_file():
+        log.warning("attachment #%s: the stored file is missing", attachment.id)
+        return _say(404, t(lang, "files.not_found"))
+    kind = (attachment.content_type or "application/octet-stream").split(";")[0].strip().lower()
+    response = send_file(path, mimetype=kind, as_attachment=kind not in INLINE, download_name=download_name(attachment),
+                         max_age=0, etag=False)
+    response.headers.update({
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store",
+        "Referrer-Policy": "no-referrer",
+        # a citizen's file is never a page of ours: no script, no frames, nothing loaded
+        "Content-Security-Policy": "default-src 'none'; img-src 'self'; sandbox"})
+    return response

@@ -26,6 +26,7 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 QUIET = ("httpx", "httpcore", "telegram", "twilio", "urllib3", "hpack", "aiohttp")
 # bot<id>:<secret> in a Bot API URL, and a bare token (e.g. quoted in an error message).
 _TOKEN = re.compile(r"bot\d+:[A-Za-z0-9_-]+|\b\d{5,}:[A-Za-z0-9_-]{30,}\b")
+_SIGN_IN = re.compile(r"(/kantor/masuk/)[A-Za-z0-9_-]{20,}")  # a back office sign-in link's one-time token
 MIN_SECRET = 4  # shorter "secrets" would blank out ordinary words; config refuses none this short anyway
 MASK = "***"
 
@@ -42,6 +43,7 @@ class Redact(logging.Filter):
 
     def scrub(self, text: str) -> str:
         text = _TOKEN.sub(lambda m: "bot" + MASK if m[0].startswith("bot") else MASK, text)
+        text = _SIGN_IN.sub(r"\g<1>" + MASK, text)
         for secret in sorted(self.secrets, key=len, reverse=True):  # a longer one may hold a shorter
             text = text.replace(secret, MASK)
         return text

@@ -22,6 +22,7 @@ from bot.channels.email import EmailSender
 from bot.channels.telegram import TelegramSender
 from bot.channels.whatsapp import WhatsAppSender
 from bot.config import Settings
+from bot.files import base_url
 from bot.offices import whatsapp_number
 from flows.calendar import OfficeCalendar
 from flows.messages import Inbound
@@ -106,8 +107,18 @@ class OfficeRuntime:
             phone_channel="whatsapp" if s.whatsapp.account_sid else None,
             skm_survey=s.survey_on(self.workflow), survey_services=s.survey_services(self.workflow),
             survey_quota=self.survey_quota, email=s.email.configured, quota=self.quota,
-            cookie_channels=frozenset({"webchat"}))
+            cookie_channels=frozenset({"webchat"}), backoffice_url=self.backoffice_url,
+            sign_in_ttl=timedelta(minutes=s.backoffice.sign_in_minutes))
         return CitizenConversation(office, s.telegram.officer_group_chat_id)
+
+    @property
+    def backoffice_url(self) -> str | None:
+        """The back office's address (bot.backoffice): absolute under server.public_url,
+        else only its path; None when it is off."""
+        if not self.settings.backoffice.enabled:
+            return None
+        path = "/kantor" if self.id == FIRST_OFFICE else f"/o/{self.code}/kantor"
+        return base_url(self.settings.server.public_url, self.settings.whatsapp.public_url) + path
 
     @cached_property
     def officers(self) -> OfficerConversation:

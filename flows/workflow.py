@@ -34,7 +34,7 @@ RESERVED_COMMANDS = frozenset({
     "start", "mulai", "menu", "bantuan", "help", "batal", "cancel", "bahasa", "language",
     "aduan", "complaint", "pengaduan", "status", "tambah", "add", "info", "petugas", "officer",
     "antrian", "queue", "kasus", "case", "catatan", "note", "eskalasi", "escalate", "lapor",
-    "laporid", "statistik", "stats", "catat", "record", "survei", "survey",
+    "laporid", "statistik", "stats", "catat", "record", "survei", "survey", "masuk", "login",
 })
 
 

@@ -34,6 +34,10 @@ class Office:
     # linked from a chat app they enrolled on (handlers.confirm).
     cookie_channels: frozenset = frozenset()
     new_case_burst: int = 5  # more new cases than this in a minute: one summary to coordinators
+    # The web back office's address ("https://host/kantor", a path alone without
+    # server.public_url; None: off) and how long a sign-in link or code lives (/masuk).
+    backoffice_url: str | None = None
+    sign_in_ttl: timedelta = timedelta(minutes=10)
 
     @property
     def workflow(self) -> Workflow:

@@ -28,6 +28,7 @@ from handlers import cards, duties, files
 from handlers.desk import WALK_IN_SOURCES, Desk
 from handlers.desk_views import CaseHidden, CaseNotFound, NeedsInput, NotAllowed, Stale, WalkIn
 from handlers.office import Office
+from handlers.signin import sign_in
 from handlers.words import error_text, event_actor, label
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ FIXED = {
     "catatan": "note", "note": "note", "eskalasi": "escalate", "escalate": "escalate",
     "lapor": "lapor", "laporid": "lapor", "statistik": "stats", "stats": "stats",
     "catat": "record", "record": "record", "batal": "cancel", "cancel": "cancel",
-    "petugas": "enrolled", "officer": "enrolled",
+    "petugas": "enrolled", "officer": "enrolled", "masuk": "signin", "login": "signin",
 }
 SOURCES = WALK_IN_SOURCES
 AWAIT, RECORD_SOURCE = "await", "record_source"
@@ -105,6 +106,8 @@ class OfficerConversation:
             return {}, [self.help(officer)]
         if what == "enrolled":
             return {}, [Reply(t(lang, "officer.already_enrolled"))]
+        if what == "signin":
+            return {}, sign_in(session, self.office, officer, args, now)
         if what == "queue":
             page = int(args) - 1 if args.isdigit() and int(args) > 0 else 0
             return {}, [self._queue(session, officer, page, now)]
@@ -145,6 +148,8 @@ class OfficerConversation:
         lines += duties.help_lines(self.office, officer, lang)
         if self.office.cookie_channels:
             lines.append(t(lang, "officer.help.webchat"))
+        if self.office.backoffice_url is not None:
+            lines.append(t(lang, "officer.help.web"))
         return Reply("\n".join(dict.fromkeys(lines)))
 
     def _refusal(self, exc: Exception, lang: str, shown: str) -> Reply:

@@ -62,6 +62,13 @@ def named_officer(wf: Workflow, name: str | None, role: str | None, lang: str, o
     return t(lang, "who.officer_unnamed", id=officer_id if officer_id is not None else "?", role=role_label)
 
 
+def actor_name(wf: Workflow, event: CaseEvent, officers: dict[int, Officer], lang: str) -> str:
+    """Who made a stored event, for officers (`officers`: officers_of the events)."""
+    if event.actor_type == "officer":
+        return officer_name(wf, officers.get(event.actor_id), event.actor_role, lang, event.actor_id)
+    return t(lang, "who.system" if event.actor_type == "system" else "who.citizen")
+
+
 def event_actor(wf: Workflow, event, lang: str) -> str:
     """Who made an event (a handlers.desk_views.EventView), for officers: an officer's name
     and role, the citizen, the system."""

@@ -381,3 +381,4 @@ class PrivacyRequest(OfficeOwned, Base):
 import storage.models_duties  # noqa: E402,F401
 import storage.models_survey  # noqa: E402,F401
 
+import storage.models_backoffice  # noqa: E402,F401

@@ -13,6 +13,7 @@ from storage import chat_context
 from storage.errors import InvalidInput, NotFound
 from storage.models import AccessAttempt, Officer, OfficerIdentity, utcnow
 from storage.units import unit_by_code
+from storage.web_sessions import end_all
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are typed by hand
 DEFAULT_CODE_TTL = timedelta(hours=72)
@@ -156,4 +157,5 @@ def revoke(session: Session, officer_id: int, now: datetime | None = None) -> Of
     officer.revoked_at = now or utcnow()
     officer.enrol_code_hash = None  # an unused code dies with the officer
     session.flush()
+    end_all(session, officer.id, officer.revoked_at)  # signed in on the web: out at once
     return officer
