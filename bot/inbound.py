@@ -164,5 +164,7 @@ class InboundLoop:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        if self.nudges is not None:
+            self.nudges.push(force=True)  # out of its wait at once
         if self._thread is not None:
             self._thread.join(10)

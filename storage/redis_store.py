@@ -148,11 +148,12 @@ class Nudges:
         self.client, self.key, self.keep, self.every = client, key, keep, every
         self._last = 0.0
 
-    def push(self) -> None:
-        """At most one push every `every` seconds from a process: under load the workers
-        are busy anyway, and a busy worker looks again as soon as its round ends."""
+    def push(self, force: bool = False) -> None:
+        """At most one push every `every` seconds from a process (unless `force`): under
+        load the workers are busy anyway, and a busy worker looks again as soon as its
+        round ends."""
         now = time.monotonic()
-        if now - self._last < self.every:
+        if now - self._last < self.every and not force:
             return
         self._last = now
         try:
