@@ -79,7 +79,9 @@ def test_the_case_page_shows_details_files_history_deadlines_rating_and_actions(
     assert "Pelapor pernah mengadu hal yang sama." in html and "internal</span>" in html
     assert "Verifikasi" in html and "Disposisi" in html
     assert "Tenggat 15 Apr 2025 16.00 WIB" in html  # disposed on the 8th: 5 working days, office time
-    assert f"<code>/proses {ticket}</code>" in html and "/jawab" not in html  # what the unit may do now
+    assert re.findall(r'data-trigger="(\w+)"', html) == ["start"]  # what the unit may do now: a button
+    assert 'id="act-start">Proses</button>' in html and "Tambah catatan" in html and "Eskalasi" in html
+    assert 'name="lapor_id"' not in html  # the coordinators' only
     assert "Bagian Keuangan (KEU)" in html
     r = browser.get(re.search(r'src="(/kantor/lampiran/\d+)"', html)[1])
     assert r.data == PNG and r.headers["Content-Type"] == "image/png" and "sandbox" in r.headers["Content-Security-Policy"]

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, current_app, g, request
 from flask_wtf.csrf import CSRFProtect
 
-from bot.backoffice import admin, auth, pages
+from bot.backoffice import actions, admin, auth, pages
 from flows.i18n import t
 
 csrf = CSRFProtect()
@@ -63,6 +63,7 @@ def blueprint() -> Blueprint:
 
     auth.register(bp)
     pages.register(bp)
+    actions.register(bp)
     admin.register(bp)
     return bp
 
