@@ -2,8 +2,8 @@
 and the period's figures, with the same rules as the chat (handlers.cards: role, unit,
 soonest deadline first; storage.reporting: the reports' figures).
 
-Reading only. It stands where the channel-neutral officer service will (queue, case
-view, statistics, search); the pages then switch to that service and gain its actions.
+Reading only: what an officer may do to a case comes from the officer service
+(handlers.desk), which the case page's forms (bot.backoffice.actions) act through.
 """
 from __future__ import annotations
 
@@ -57,7 +57,6 @@ class CaseView:
     attachments: list
     clocks: list  # every stage clock, the open ones first
     ratings: list
-    actions: list  # the transitions this officer may take now (shown; done in chat for now)
     extra: dict = field(default_factory=dict)
 
 
@@ -68,13 +67,6 @@ def unit_bound(office: Office, officer: Officer) -> bool:
 
 def may_see(office: Office, case: Case, officer: Officer) -> bool:
     return visibility.may_see(office.cases.workflow_of(case), officer, case)
-
-
-def actions(office: Office, case: Case, officer: Officer) -> list:
-    """The transitions this officer may take on this case now (role and unit)."""
-    if not may_see(office, case, officer):
-        return []
-    return [tr for tr in office.cases.workflow_of(case).transitions_from(case.state) if officer.role in tr.roles]
 
 
 def _due():
@@ -158,8 +150,7 @@ def case_view(session: Session, office: Office, case: Case, officer: Officer) ->
     clocks = list(session.scalars(select(Deadline).where(Deadline.case_id == case.id, Deadline.kind == "stage")
                                   .order_by(Deadline.completed_at.is_not(None), Deadline.id)))
     ratings = list(session.scalars(select(Rating).where(Rating.case_id == case.id).order_by(Rating.id)))
-    return CaseView(case, events, officers_of(session, events), files_of(session, case), clocks, ratings,
-                    actions(office, case, officer))
+    return CaseView(case, events, officers_of(session, events), files_of(session, case), clocks, ratings)
 
 
 def attachment_of(session: Session, office: Office, officer: Officer, attachment_id: int):

@@ -1,6 +1,7 @@
-"""The back office's reading pages: my queue and my unit's, search, the case (with its
+"""The back office's pages: my queue and my unit's, search, the case (with its
 files inline), the leadership dashboard, and the reports to download. What a page may
-show is what the chat shows the same officer (bot.backoffice.data)."""
+show is what the chat shows the same officer (bot.backoffice.data, handlers.desk); the
+case page's forms are bot.backoffice.actions."""
 from __future__ import annotations
 
 import io
