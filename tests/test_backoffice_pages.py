@@ -156,3 +156,25 @@ def test_reports_download_for_the_roles_that_have_them(runtime, app):
     assert r.status_code == 200 and b"ADU-2025-000001" in r.data
     assert "Berkas SP4N-LAPOR!" in admin.get("/kantor/laporan").get_data(as_text=True)
     assert "Berkas SP4N-LAPOR!" not in leader.get("/kantor/laporan").get_data(as_text=True)
+
+
+def test_the_queues_are_the_officer_services_soonest_deadline_first_and_one_unit_chosen(runtime, app, clock):
+    admin = officer(runtime)
+    tickets = []
+    for n, unit in enumerate(("KEU", "PU", "KEU")):
+        clock[0] = wib(2025, 4, 8 + n, 9, 0)
+        tickets.append(Chat(runtime, chat_id=f"w-q{n}").file_complaint())
+        dispose(admin, tickets[-1], unit)
+    fresh = Chat(runtime, chat_id="w-q-new").file_complaint()  # waiting on the admin
+    clock[0] = wib(2025, 4, 30, 9, 0)  # every forwarded case is late by now
+    browser = sign_in(app, admin)
+    listed = lambda page: re.findall(r'href="/kantor/kasus/(ADU-[\d-]+)"', page)  # noqa: E731
+    with runtime.sessions() as s:
+        keu = unit_by_code(s, "KEU").id
+    page = browser.get(f"/kantor/antrian/unit?unit={keu}").get_data(as_text=True)
+    assert listed(page) == [tickets[0], tickets[2]] and page.count('<tr class="late">') == 2
+    assert sorted(listed(browser.get("/kantor/antrian/unit").get_data(as_text=True))) == sorted(tickets + [fresh])
+    assert listed(browser.get("/kantor/antrian").get_data(as_text=True)) == [fresh]
+    found = browser.get(f"/kantor/cari?unit={keu}&terlambat=1").get_data(as_text=True)
+    assert listed(found) == [tickets[2], tickets[0]]  # newest first
+    assert listed(browser.get("/kantor/cari?unit=9999").get_data(as_text=True)) == []
