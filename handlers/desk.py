@@ -6,7 +6,7 @@ neither decides a rule itself (they live in storage.visibility and storage.cases
     desk = Desk(office, group_chat_id=None)   # office: handlers.office.Office
     desk.units(session) -> tuple[UnitRef, ...]
     desk.workflow_named(name) -> Workflow     # a CaseView's workflow, to label its ids
-    desk.queue(session, officer, scope="mine" | "unit", page=0, now=None, page_size=PAGE) -> Page
+    desk.queue(session, officer, scope="mine" | "unit", page=0, now=None, page_size=PAGE, unit_id=None) -> Page
     desk.search(session, officer, filters: Filters, page=0, now=None, page_size=PAGE) -> Page
     desk.case(session, officer, ticket, now=None) -> CaseView
     desk.needs(session, officer, ticket, trigger) -> "note" | "unit" | None
@@ -85,16 +85,19 @@ class Desk:
 
     # -- lists --------------------------------------------------------------------------------
     def queue(self, session: Session, officer: Officer, scope: str = "mine", page: int = 0,
-              now: datetime | None = None, page_size: int | None = PAGE) -> Page:
-        """Open cases, soonest deadline first, overdue marked."""
+              now: datetime | None = None, page_size: int | None = PAGE, unit_id: int | None = None) -> Page:
+        """Open cases, soonest deadline first, overdue marked; `unit_id`: only that unit's
+        (within what the officer sees)."""
         if scope not in SCOPES:
             raise InvalidInput(f"scope {scope!r} is not one of: {', '.join(SCOPES)}", key="error.choice",
                                value=str(scope)[:40])
         wf = self.office.workflow
         states = [s for s, d in wf.states.items() if not d.final and (scope == "unit" or officer.role in d.actors)]
         query, due = self._listing(officer, now or utcnow())
-        query = (query.where(Case.state.in_(states), Case.workflow == wf.name)
-                 .order_by(due.c.due.is_(None), due.c.due, Case.id))
+        query = query.where(Case.state.in_(states), Case.workflow == wf.name)
+        if unit_id is not None:
+            query = query.where(Case.unit_id == unit_id)
+        query = query.order_by(due.c.due.is_(None), due.c.due, Case.id)
         return self._page(session, query, page, page_size)
 
     def search(self, session: Session, officer: Officer, filters: Filters, page: int = 0,

@@ -1,6 +1,6 @@
 """The back office in Chromium: an officer signs in through the link their chat received,
 finds a case by search, opens it and sees the citizen's photo; at phone and desktop
-width. With ADUAN_TEST_SCREENSHOTS=1 the queue, the case and the dashboard are saved to
+width; then presses an action's button on a case page and sees its new state. With ADUAN_TEST_SCREENSHOTS=1 the queue, the case and the dashboard are saved to
 docs/ (the README's pictures)."""
 from __future__ import annotations
 
@@ -137,6 +137,18 @@ def test_sign_in_by_the_chat_link_find_the_case_and_see_its_photo(browser, serve
         browser.get(f"{url}/kantor/dasbor")
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "svg.chart"))
         _shot(browser, f"dashboard-{size}")
+    # acting from the case page: press the button, see the new state (and the chat knows it)
+    waiting = "ADU-2025-000004"
+    browser.get(f"{url}/kantor/kasus/{waiting}")
+    version = browser.find_element(By.CSS_SELECTOR, "form[data-trigger=verify] input[name=version]").get_attribute("value")
+    browser.find_element(By.ID, "act-verify").click()
+    wait.until(lambda d: "Status sekarang: Terverifikasi" in d.find_element(By.CSS_SELECTOR, "p.flash.ok").text)
+    assert browser.find_element(By.CSS_SELECTOR, ".case-head .badge.state").text == "Terverifikasi"
+    assert browser.find_elements(By.ID, "act-dispose") and not browser.find_elements(By.ID, "act-verify")
+    assert int(browser.find_element(By.CSS_SELECTOR, "form[data-trigger=dispose] input[name=version]")
+               .get_attribute("value")) > int(version)
+    assert "Terverifikasi" in admin.say(f"/kasus {waiting}")[0]
+    _shot(browser, "acted-desktop")
     # signing out ends it: the back button shows nothing of the case
     browser.find_element(By.XPATH, "//button[normalize-space()='Keluar']").click()
     wait.until(lambda d: "Masuk ke Kantor Aduan" in d.page_source)

@@ -79,7 +79,9 @@ def test_the_case_page_shows_details_files_history_deadlines_rating_and_actions(
     assert "Pelapor pernah mengadu hal yang sama." in html and "internal</span>" in html
     assert "Verifikasi" in html and "Disposisi" in html
     assert "Tenggat 15 Apr 2025 16.00 WIB" in html  # disposed on the 8th: 5 working days, office time
-    assert f"<code>/proses {ticket}</code>" in html and "/jawab" not in html  # what the unit may do now
+    assert re.findall(r'data-trigger="(\w+)"', html) == ["start"]  # what the unit may do now: a button
+    assert 'id="act-start">Proses</button>' in html and "Tambah catatan" in html and "Eskalasi" in html
+    assert 'name="lapor_id"' not in html  # the coordinators' only
     assert "Bagian Keuangan (KEU)" in html
     r = browser.get(re.search(r'src="(/kantor/lampiran/\d+)"', html)[1])
     assert r.data == PNG and r.headers["Content-Type"] == "image/png" and "sandbox" in r.headers["Content-Security-Policy"]
@@ -154,3 +156,25 @@ def test_reports_download_for_the_roles_that_have_them(runtime, app):
     assert r.status_code == 200 and b"ADU-2025-000001" in r.data
     assert "Berkas SP4N-LAPOR!" in admin.get("/kantor/laporan").get_data(as_text=True)
     assert "Berkas SP4N-LAPOR!" not in leader.get("/kantor/laporan").get_data(as_text=True)
+
+
+def test_the_queues_are_the_officer_services_soonest_deadline_first_and_one_unit_chosen(runtime, app, clock):
+    admin = officer(runtime)
+    tickets = []
+    for n, unit in enumerate(("KEU", "PU", "KEU")):
+        clock[0] = wib(2025, 4, 8 + n, 9, 0)
+        tickets.append(Chat(runtime, chat_id=f"w-q{n}").file_complaint())
+        dispose(admin, tickets[-1], unit)
+    fresh = Chat(runtime, chat_id="w-q-new").file_complaint()  # waiting on the admin
+    clock[0] = wib(2025, 4, 30, 9, 0)  # every forwarded case is late by now
+    browser = sign_in(app, admin)
+    listed = lambda page: re.findall(r'href="/kantor/kasus/(ADU-[\d-]+)"', page)  # noqa: E731
+    with runtime.sessions() as s:
+        keu = unit_by_code(s, "KEU").id
+    page = browser.get(f"/kantor/antrian/unit?unit={keu}").get_data(as_text=True)
+    assert listed(page) == [tickets[0], tickets[2]] and page.count('<tr class="late">') == 2
+    assert sorted(listed(browser.get("/kantor/antrian/unit").get_data(as_text=True))) == sorted(tickets + [fresh])
+    assert listed(browser.get("/kantor/antrian").get_data(as_text=True)) == [fresh]
+    found = browser.get(f"/kantor/cari?unit={keu}&terlambat=1").get_data(as_text=True)
+    assert listed(found) == [tickets[2], tickets[0]]  # newest first
+    assert listed(browser.get("/kantor/cari?unit=9999").get_data(as_text=True)) == []

@@ -1,34 +1,29 @@
-"""What the back office's pages read, in one thin module: queues, search, the case view
-and the period's figures, with the same rules as the chat (handlers.cards: role, unit,
-soonest deadline first; storage.reporting: the reports' figures).
+"""What the back office's pages read, in one thin module: queues and search (the officer
+service's, handlers.desk, as the chat's), the case view and the period's figures
+(storage.reporting: the reports' figures).
 
-Reading only. It stands where the channel-neutral officer service will (queue, case
-view, statistics, search); the pages then switch to that service and gain its actions.
+Reading only: what an officer may do to a case comes from the officer service
+(handlers.desk), which the case page's forms (bot.backoffice.actions) act through.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from storage import visibility
+from handlers.desk import Desk
+from handlers.desk_views import Filters as DeskFilters
 from handlers.files import FETCHABLE, files_of
 from handlers.office import Office
 from handlers.words import officers_of
-from storage.models import Case, CaseEvent, Deadline, Officer, Rating
+from storage.models import Case, CaseEvent, Deadline, Officer, Rating, Unit
 from storage.reporting import PeriodFigures, figures
 
 PAGE = 25
 IMAGES = ("image/jpeg", "image/png", "image/gif", "image/webp")  # shown inline (as bot.files serves them)
-
-
-@dataclass
-class Row:
-    case: Case
-    due: datetime | None
-    overdue: bool
 
 
 @dataclass
@@ -57,7 +52,6 @@ class CaseView:
     attachments: list
     clocks: list  # every stage clock, the open ones first
     ratings: list
-    actions: list  # the transitions this officer may take now (shown; done in chat for now)
     extra: dict = field(default_factory=dict)
 
 
@@ -70,80 +64,33 @@ def may_see(office: Office, case: Case, officer: Officer) -> bool:
     return visibility.may_see(office.cases.workflow_of(case), officer, case)
 
 
-def actions(office: Office, case: Case, officer: Officer) -> list:
-    """The transitions this officer may take on this case now (role and unit)."""
-    if not may_see(office, case, officer):
-        return []
-    return [tr for tr in office.cases.workflow_of(case).transitions_from(case.state) if officer.role in tr.roles]
-
-
-def _due():
-    return (select(Deadline.case_id, func.min(Deadline.due_at).label("due"))
-            .where(Deadline.completed_at.is_(None), Deadline.kind == "stage").group_by(Deadline.case_id)
-            .subquery())
-
-
-def _rows(session: Session, query, due, now: datetime, page: int) -> tuple[list[Row], int]:
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
-    found = session.execute(query.order_by(due.c.due.is_(None), due.c.due, Case.id)
-                            .offset(page * PAGE).limit(PAGE)).all()
-    return [Row(c, d, d is not None and d < now) for c, d in found], total
-
-
 def queue(session: Session, office: Office, officer: Officer, now: datetime, page: int = 0,
-          mine: bool = True, unit_id: int | None = None) -> tuple[list[Row], int]:
+          mine: bool = True, unit_id: int | None = None) -> tuple[list, int]:
     """Mine: the cases waiting on my role (and unit), as /antrian. Else my unit's open cases
-    (an officer without a unit: every unit's, or `unit_id`'s). Soonest deadline first."""
-    wf = office.workflow
-    due = _due()
-    query = select(Case, due.c.due).outerjoin(due, due.c.case_id == Case.id).where(Case.workflow == wf.name)
-    if mine:
-        query = query.where(Case.state.in_([s for s, d in wf.states.items() if officer.role in d.actors and not d.final]))
-    else:
-        query = query.where(Case.state.in_([s for s, d in wf.states.items() if not d.final]))
-    if unit_bound(office, officer):
-        query = query.where(Case.unit_id == officer.unit_id)
-    elif unit_id is not None and not mine:
-        query = query.where(Case.unit_id == unit_id)
-    return _rows(session, query, due, now, page)
-
-
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    (an officer without a unit: every unit's, or `unit_id`'s). Soonest deadline first: the
+    officer service's queue (handlers.desk), its items handlers.desk_views.QueueItem."""
+    desk = Desk(office)
+    found = desk.queue(session, officer, "mine" if mine else "unit", page, now, page_size=PAGE,
+                       unit_id=None if mine or unit_bound(office, officer) else unit_id)
+    return list(found.items), found.total
 
 
 def search(session: Session, office: Office, officer: Officer, f: Filters, now: datetime,
-           page: int = 0) -> tuple[list[Row], int]:
+           page: int = 0) -> tuple[list, int]:
     """Cases by ticket, state, unit, category, channel, opening date (office days), overdue
-    and words of the complaint; a unit's officer finds only their unit's."""
-    cal = office.calendar
-    due = _due()
-    query = select(Case, due.c.due).outerjoin(due, due.c.case_id == Case.id)
-    if f.ticket:
-        query = query.where(Case.ticket.ilike(_like(f.ticket.strip().upper()), escape="\\"))
-    if f.state:
-        query = query.where(Case.state == f.state)
-    if f.category:
-        query = query.where(Case.category == f.category)
-    if f.channel:
-        query = query.where(Case.channel == f.channel)
-    if f.since:
-        query = query.where(Case.created_at >= datetime.combine(f.since, time.min, cal.tz))
-    if f.until:
-        query = query.where(Case.created_at < datetime.combine(f.until + timedelta(days=1), time.min, cal.tz))
-    if f.overdue:
-        query = query.where(Case.id.in_(select(Deadline.case_id).where(
-            Deadline.completed_at.is_(None), Deadline.kind == "stage", Deadline.paused_at.is_(None),
-            Deadline.due_at < now)))
-    if f.text.strip():
-        words = f.text.strip()[:200]
-        query = query.where(or_(Case.text.ilike(_like(words), escape="\\"),
-                                Case.lapor_tracking_id.ilike(_like(words), escape="\\")))
-    if unit_bound(office, officer):
-        query = query.where(Case.unit_id == officer.unit_id)
-    elif f.unit is not None:
-        query = query.where(Case.unit_id == f.unit)
-    return _rows(session, query, due, now, page)
+    and words of the report, through the officer service's search (a unit's officer finds
+    only their unit's), newest first."""
+    unit = None
+    if f.unit is not None and not unit_bound(office, officer):
+        found_unit = session.get(Unit, f.unit)
+        if found_unit is None:
+            return [], 0
+        unit = found_unit.code
+    filters = DeskFilters(ticket=f.ticket or None, state=f.state or None, unit=unit, category=f.category or None,
+                          channel=f.channel or None, opened_from=f.since, opened_to=f.until,
+                          overdue=True if f.overdue else None, text=f.text[:200] or None)
+    found = Desk(office).search(session, officer, filters, page, now, page_size=PAGE)
+    return list(found.items), found.total
 
 
 def case_by_ticket(session: Session, office: Office, officer: Officer, ticket: str) -> Case | None:
@@ -158,8 +105,7 @@ def case_view(session: Session, office: Office, case: Case, officer: Officer) ->
     clocks = list(session.scalars(select(Deadline).where(Deadline.case_id == case.id, Deadline.kind == "stage")
                                   .order_by(Deadline.completed_at.is_not(None), Deadline.id)))
     ratings = list(session.scalars(select(Rating).where(Rating.case_id == case.id).order_by(Rating.id)))
-    return CaseView(case, events, officers_of(session, events), files_of(session, case), clocks, ratings,
-                    actions(office, case, officer))
+    return CaseView(case, events, officers_of(session, events), files_of(session, case), clocks, ratings)
 
 
 def attachment_of(session: Session, office: Office, officer: Officer, attachment_id: int):

@@ -1,6 +1,7 @@
-"""The back office's reading pages: my queue and my unit's, search, the case (with its
+"""The back office's pages: my queue and my unit's, search, the case (with its
 files inline), the leadership dashboard, and the reports to download. What a page may
-show is what the chat shows the same officer (bot.backoffice.data)."""
+show is what the chat shows the same officer (bot.backoffice.data, handlers.desk); the
+case page's forms are bot.backoffice.actions."""
 from __future__ import annotations
 
 import io
@@ -22,6 +23,7 @@ from flows.errors import DomainError
 from flows.i18n import t
 from flows.sla import parse_sla
 from handlers import files
+from handlers.desk_views import CaseNotFound
 from handlers.words import action_label, actor_name
 from storage.units import list_units
 
@@ -112,18 +114,23 @@ def register(bp) -> None:
     def case(ticket):
         rt, office, officer, now = _now_and_office()
         with rt.sessions() as s:
-            found = data.case_by_ticket(s, office, officer, ticket)
-            if found is None:  # unknown, or another unit's: the same answer
+            try:  # what the officer may do now, as the chat's card has it
+                desk_view = rt.officers.desk.case(s, officer, ticket, now)
+            except CaseNotFound:  # unknown, or another unit's: the same answer
+                abort(404)
+            found = data.case_by_ticket(s, office, officer, desk_view.ticket)
+            if found is None:
                 abort(404)
             view = data.case_view(s, office, found, officer)
             units = list_units(s)
+            unit_choices = rt.officers.desk.units(s) if any(a.needs == "unit" for a in desk_view.actions) else ()
         wf, lang = office.cases.workflow_of(found), g.lang
         if found.privacy == "anonim" or found.citizen is None:
             reporter = t(lang, "officer.card.anonymous") if found.privacy == "anonim" else "-"
         else:
             c = found.citizen
             reporter = ", ".join(x for x in (c.name, c.phone, c.email) if x) or "-"
-        return render_template("kantor/case.html", v=view, c=found, wf=wf, now=now, inline=data.shown_inline,
+        return render_template("kantor/case.html", v=view, d=desk_view, unit_choices=unit_choices, c=found, wf=wf, now=now, inline=data.shown_inline,
                                reporter=reporter, privacy=t(lang, f"privacy.{found.privacy}"),
                                act=lambda e: action_label(wf, e, lang, officer_view=True),
                                who=lambda e: actor_name(wf, e, view.officers, lang),
