@@ -71,7 +71,7 @@ def _forget(session: Session, row: Dialog, now: datetime) -> None:
     """A form that expired unsent: the texts it echoed back to its chat go with it."""
     began = (row.state or {}).get(BEGAN)
     if began:
-        forget_form(session, row.channel, row.chat_id, datetime.fromisoformat(began), now)
+        forget_form(session, row.channel, row.chat_id, datetime.fromisoformat(began), now, office_id=row.office_id)
 
 
 def purge_expired(session: Session, now: datetime) -> int:

@@ -32,6 +32,7 @@ from storage.models import (
 )
 from storage.models_survey import SurveyResponse
 from storage.outbox import FAILED, HELD, PENDING, SENT
+from storage.scoping import office_of
 
 ERASED = "-"  # stands in for an address in a row that must keep one (a NOT NULL column)
 KEPT_IN_OUTBOX = ("buttons", "meta", "wants_files")  # no personal data; last_question reads buttons
@@ -303,12 +304,17 @@ def clear_delivered(session: Session, cut: datetime, now: datetime, limit: int =
     return len(rows)
 
 
-def forget_form(session: Session, channel: str, chat_id: str, since: datetime | None, now: datetime) -> int:
+def forget_form(session: Session, channel: str, chat_id: str, since: datetime | None, now: datetime,
+                office_id: int | None = None) -> int:
     """A complaint form was cancelled or expired: what it echoed back to the chat since it
     began (the name, email, phone saved, the summary) is cleared now. Rows not delivered
-    yet keep their text until they are (the chat has yet to see them)."""
+    yet keep their text until they are (the chat has yet to see them). `office_id`: the
+    form's office, for a session that is not the office's own (the same Telegram chat id
+    is one person on every office's bot: another office's messages to them stay)."""
     if since is None:
         return 0
-    return _clear_outbox(session, (Outbox.channel == channel) & (Outbox.chat_id == str(chat_id))
+    office = office_id if office_id is not None else office_of(session)
+    return _clear_outbox(session, (Outbox.office_id == office) & (Outbox.channel == channel)
+                         & (Outbox.chat_id == str(chat_id))
                          & (Outbox.created_at >= since) & Outbox.cleared_at.is_(None)
                          & or_(Outbox.status == SENT, Outbox.status == FAILED), now)

@@ -303,3 +303,23 @@ def test_a_sign_in_link_never_reaches_a_log_line(runtime, app, caplog):
     browser.post(path, data={"csrf_token": csrf(browser.get(path).get_data(as_text=True))})
     assert sign_in_token not in caplog.text
     assert sign_in_token not in REDACT.scrub(f"GET {path} HTTP/1.1")  # a request line of a server that logs them
+
+
+def test_over_https_the_forms_work_as_a_browser_posts_them(runtime, app):
+    """Behind https, Flask-WTF also wants the Referer of the same origin: the pages' own
+    Referrer-Policy (same-origin) lets the browser send it, so sign-in and every form work."""
+    admin = officer(runtime)
+    browser = app.test_client()
+    path = link_from_chat(admin)
+    page = browser.get(path, base_url=PUBLIC)
+    policy = page.headers["Referrer-Policy"]
+    assert policy in ("same-origin", "strict-origin", "strict-origin-when-cross-origin", "origin")
+    # what a browser sends under that policy, posting the page's form to its own origin
+    r = browser.post(path, base_url=PUBLIC, headers={"Referer": PUBLIC + path},
+                     data={"csrf_token": csrf(page.get_data(as_text=True))})
+    assert r.status_code == 302
+    queue = browser.get("/kantor/antrian", base_url=PUBLIC)
+    assert queue.status_code == 200
+    token = csrf(queue.get_data(as_text=True))
+    assert browser.post("/kantor/keluar", base_url=PUBLIC, headers={"Referer": PUBLIC + "/kantor/antrian"},
+                        data={"csrf_token": token}).status_code == 302

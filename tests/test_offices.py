@@ -8,10 +8,10 @@ Office A is the config file's (sp4n-lapor, WIB); office B ("kota-b") is a row ad
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from bot.reports.monthly import month_bounds
-from storage.models import Case, Citizen, CitizenIdentity, InboundMessage, Outbox
+from storage.models import Case, Citizen, CitizenIdentity, Dialog, InboundMessage, Outbox
 from storage.offices import add_office
 from storage.officers import invite
 from storage.privacy_export import citizen_data
@@ -237,3 +237,27 @@ def test_whatsapp_finds_the_office_by_the_number_written_to(make_runtime):
     assert not any(frm == f"whatsapp:{SENDER}" and "BPS Kota B" in body for frm, body in sent)
     with rt.sessions() as s:
         assert sorted(s.scalars(select(InboundMessage.office_id))) == [1, rt.office_by_code("kota-b").id]
+
+
+def test_an_expired_form_in_one_office_clears_only_that_office_s_messages(two):
+    """The same Telegram account starts a form at both offices' bots; office A's expires
+    (housekeeping runs across offices): what A echoed is cleared, B's messages stay."""
+    from datetime import timedelta
+
+    from storage.dialogs import purge_expired
+
+    world, a, b = two
+    for person in (TelegramUser(world, 3), UserOfB(world, 3)):
+        person.say("/start")
+        person.pick("Setuju")
+        person.pick("Ajukan pengaduan")
+        person.say("Siti Aminah")
+        person.read()
+    with b.transaction() as s:  # B's form is still young; A's expires
+        s.execute(update(Dialog).values(expires_at=world.now[0] + timedelta(days=30)))
+    with world.runtime.transaction() as s:
+        assert purge_expired(s, world.now[0] + timedelta(days=2)) == 1
+    with world.runtime.sessions() as s:
+        cleared = dict(s.execute(select(Outbox.office_id, func.count()).where(Outbox.cleared_at.is_not(None))
+                                 .group_by(Outbox.office_id)).all())
+    assert cleared.get(a.id, 0) > 0 and b.id not in cleared

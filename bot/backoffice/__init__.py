@@ -47,7 +47,7 @@ def blueprint() -> Blueprint:
     def _headers(response):
         for name, value in {  # a served file keeps its own (bot.files.serve: stricter)
                 "Cache-Control": "no-store",  # officers' pages hold personal data
-                "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
+                "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
                 "Content-Security-Policy": "default-src 'self'; img-src 'self'; style-src 'self'; "
                                            "script-src 'self'; frame-ancestors 'none'; form-action 'self'"}.items():
             response.headers.setdefault(name, value)
