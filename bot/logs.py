@@ -89,7 +89,10 @@ def protect(runtime, *loggers: logging.Logger) -> None:
         fallback.setLevel(logging.WARNING)
         fallback.setFormatter(logging.Formatter(FORMAT))
         root.addHandler(fallback)
-    for handler in [h for lg in (root, *loggers) for h in lg.handlers]:
+    # gunicorn's own loggers have handlers of their own (its access log has the request
+    # line: a sign-in link's path among them)
+    servers = [logging.getLogger(name) for name in ("gunicorn.access", "gunicorn.error")]
+    for handler in [h for lg in (root, *servers, *loggers) for h in lg.handlers]:
         if REDACT not in handler.filters:
             handler.addFilter(REDACT)
 
