@@ -105,8 +105,9 @@ def breach(session: Session, office: Office, row: Deadline, now: datetime) -> No
 
 # -- the officer's side ------------------------------------------------------------------------
 def done_by_chat(session: Session, office: Office, officer: Officer, p: PeriodicDef, args: str,
-                 now: datetime) -> list[Reply]:
-    """`/lapor_bulanan [PERIOD]`: mark the latest open period (or PERIOD) done."""
+                 now: datetime, via: str = "chat") -> list[Reply]:
+    """`/lapor_bulanan [PERIOD]`: mark the latest open period (or PERIOD) done. The back
+    office's "mark done" button comes here too, with the period and via="web"."""
     lang = officer.language
     wf = office.workflow
     if officer.role != p.actor:
@@ -126,7 +127,7 @@ def done_by_chat(session: Session, office: Office, officer: Officer, p: Periodic
         duty = max(open_rows, key=lambda d: d.period)
     else:
         return [_nothing_open(office, p, now, lang)]
-    if duty.done_at is not None or not store.mark_done(session, duty, store.DoneBy(officer.name, officer.id), now):
+    if duty.done_at is not None or not store.mark_done(session, duty, store.DoneBy(officer.name, officer.id, via), now):
         return [Reply(t(lang, "duty.already_done", who=who(session, office, duty, lang),
                         at=when(office.calendar, duty.done_at, lang), **_names(p, duty.period, lang)))]
     log.info("duty %s %s done by officer #%s", p.id, duty.period, officer.id)

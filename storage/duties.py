@@ -34,7 +34,7 @@ CATCH_UP = 24  # periods at most, after a long stop
 class DoneBy:
     name: str | None
     officer_id: int | None = None
-    via: str = "chat"  # chat | cli
+    via: str = "chat"  # chat | web | cli
 
 
 def due_periods(session: Session, p: PeriodicDef, cal: OfficeCalendar, now: datetime) -> list[str]:

@@ -25,5 +25,5 @@ class Duty(OfficeOwned, Base):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_by_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id", ondelete="SET NULL"))
     done_by: Mapped[str | None] = mapped_column(String(200))  # the name recorded
-    done_via: Mapped[str | None] = mapped_column(String(10))  # chat | cli
+    done_via: Mapped[str | None] = mapped_column(String(10))  # chat | web | cli
     deadline: Mapped[Deadline | None] = relationship(back_populates="duty", uselist=False)

@@ -3,7 +3,7 @@ host name) and /o/<office>/kantor/. Server-rendered pages (Jinja), a stylesheet 
 little script of its own, nothing from a CDN, no build step.
 
 Modules: auth (sign-in and who a request is), pages (queues, search, the case, the
-dashboard, reports), actions (the case page's forms, through handlers.desk), admin (units, officers, the workflow), record (a complaint that came another way, as /catat), charts (SVG), data (what the
+dashboard, reports), actions (the case page's forms, through handlers.desk), admin (units, officers, the workflow), record (a complaint that came another way, as /catat), duties (the periodic duties, marked done as in chat), charts (SVG), data (what the
 pages read). Every form carries a CSRF token (Flask-WTF), checked on this blueprint only:
 the webhooks and the web chat's JSON API have their own proofs.
 """
@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, current_app, g, request
 from flask_wtf.csrf import CSRFProtect
 
-from bot.backoffice import actions, admin, auth, pages, record
+from bot.backoffice import actions, admin, auth, duties, pages, record
 from flows.i18n import t
 
 csrf = CSRFProtect()
@@ -66,6 +66,7 @@ def blueprint() -> Blueprint:
     actions.register(bp)
     admin.register(bp)
     record.register(bp)
+    duties.register(bp)
     return bp
 
 
