@@ -159,7 +159,7 @@ def test_a_burst_of_new_cases_reaches_coordinators_as_one_summary(make_runtime):
     assert len(notices) == 6 and all(x.startswith("Pengaduan baru") for x in notices[:5])
     assert notices[5].startswith("6 pengaduan baru dalam satu menit terakhir")
     with rt.sessions() as s:
-        group = s.scalars(select(Outbox.payload).where(Outbox.purpose == "group")).all()
+        group = s.scalars(select(Outbox.payload).where(Outbox.purpose == "group").order_by(Outbox.id)).all()
     assert len(group) == 6 and group[5]["text"].startswith("6 pengaduan baru")
 
 
