@@ -46,7 +46,7 @@ def _effects(runtime, channel, provider_id, after):
     with runtime.sessions() as s:
         row = s.scalar(select(InboundMessage).where(InboundMessage.channel == channel,
                                                     InboundMessage.provider_message_id == provider_id))
-        chats = s.scalars(select(Outbox.chat_id).where(Outbox.id > after)).all()
+        chats = s.scalars(select(Outbox.chat_id).where(Outbox.id > after).order_by(Outbox.id)).all()
     return row, chats
 
 

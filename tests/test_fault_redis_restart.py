@@ -91,7 +91,7 @@ def test_redis_hung_then_killed_and_restarted_intake_answers_fast_and_the_backlo
         assert max(timings.values()) < FAST, answers
         acked = {str(i) for got in answers.values() for i, s, _ in got if s == 200}
         with web.sessions() as s:
-            stored = s.scalars(select(InboundMessage.provider_message_id)).all()
+            stored = s.scalars(select(InboundMessage.provider_message_id).order_by(InboundMessage.id)).all()
         assert sorted(stored) == sorted(acked)  # every acknowledged update is stored, once
         sent = rows()
         duplicates = reconcile(sent, api.log)  # every row accepted, in order per chat

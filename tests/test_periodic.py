@@ -32,7 +32,7 @@ def test_a_simulated_month_sends_every_reminder_and_digest_once(make_runtime, tm
         scheduler.tick()  # a second tick at the same moment changes nothing
         clock.at += timedelta(hours=2)
     with runtime.sessions() as s:
-        rows = s.scalars(select(Outbox).where(Outbox.chat_id.in_(["w-admin", "w-boss"]))).all()
+        rows = s.scalars(select(Outbox).where(Outbox.chat_id.in_(["w-admin", "w-boss"])).order_by(Outbox.id)).all()
     kinds = Counter((r.chat_id, r.payload["text"].split(":")[0].split(" ADU")[0]) for r in rows)
     # working days from Wed 9 Apr (the 8th's digest went at 07.30, before the case) to Fri 2 May
     assert kinds[("w-admin", "Ringkasan harian")] == 16
@@ -65,7 +65,7 @@ def test_digests_carry_no_personal_data(make_runtime):
     clock.at = wib(2025, 4, 9, 7, 45)
     Scheduler(runtime, clock=clock).tick()
     with runtime.sessions() as s:
-        digest = s.scalars(select(Outbox).where(Outbox.chat_id == "w-admin")).all()[-1].payload["text"]
+        digest = s.scalars(select(Outbox).where(Outbox.chat_id == "w-admin").order_by(Outbox.id)).all()[-1].payload["text"]
     assert digest.startswith("Ringkasan harian: 1 kasus menunggu Anda") and "ADU-2025-000001" in digest
     for personal in ("Rahmat", "+62812", "siti@contoh", "Lampu jalan"):
         assert personal not in digest

@@ -111,7 +111,7 @@ def test_the_whole_intake_with_numbered_answers(client, runtime, twilio_api, clo
         case = s.scalar(select(Case))
         assert case.channel == "whatsapp" and case.citizen.phone == CITIZEN and case.citizen.name == "Siti Aminah"
         assert s.scalar(select(Attachment)).content_type == "image/jpeg"
-        rows = s.scalars(select(Outbox)).all()
+        rows = s.scalars(select(Outbox).order_by(Outbox.id)).all()
         assert all(r.status == "sent" and r.provider_message_id.startswith("SM") for r in rows)
 
 
@@ -144,7 +144,7 @@ def test_after_24_hours_a_template_is_used_or_the_message_is_held(make_runtime, 
         clock[0] += timedelta(hours=25)  # nobody sent it within the window
         drain(runtime, clock)
         with runtime.sessions() as s:
-            rows = s.scalars(select(Outbox).where(Outbox.chat_id == f"+62811{len(templates)}000000")).all()
+            rows = s.scalars(select(Outbox).where(Outbox.chat_id == f"+62811{len(templates)}000000").order_by(Outbox.id)).all()
             assert {r.status for r in rows} == {expected}
             if expected == "sent":
                 assert rows[0].template_sid == "HX" + "1" * 32
