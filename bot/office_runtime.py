@@ -15,7 +15,6 @@ from functools import cached_property
 from typing import Iterator
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from bot.channels.email import EmailSender
@@ -158,17 +157,7 @@ class OfficeRuntime:
         """Acknowledge one delivery: store it in one statement and commit (then a 2xx is
         safe: it will be handled exactly once, by this process's inbound loop or a worker's).
         False when it was a repeat. `raw` (the provider's payload) is never stored."""
-        for attempt in (1, 2):
-            try:
-                with self.deployment.ack_engine.begin() as conn:
-                    new = inbound_queue.store(conn, self.id, channel, provider_id, inbound, self.clock())
-                break
-            except DBAPIError as exc:
-                # A pooled connection found dead (the database restarted, a backend was
-                # terminated): once more on a fresh one. Safe either way: had the statement
-                # reached the database, the second finds the row and changes nothing.
-                if attempt == 2 or not exc.connection_invalidated:
-                    raise
+        new = inbound_queue.store(self.deployment.ack_engine, self.id, channel, provider_id, inbound, self.clock())
         if new and inbound is not None:
             self.deployment.wake_inbound()
         return new

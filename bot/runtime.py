@@ -41,6 +41,7 @@ from storage.offices import list_offices
 from storage.redis_store import MEMORY_URL, Nudges, connect
 
 log = logging.getLogger(__name__)
+ACK_POOL = 16  # connections the webhooks keep at least (gunicorn's threads are not in the settings)
 RELOAD_EVERY = 5.0  # seconds: an unknown office code or number looks at the table again at most this often
 
 
@@ -63,9 +64,14 @@ class Runtime:
         """The engine the webhooks store with: one statement, so on PostgreSQL it runs in
         autocommit (the INSERT is its own transaction, committed when it returns: one round
         trip instead of BEGIN, INSERT, COMMIT). A pool of its own, its connections set up so
-        once (switching a pooled connection to autocommit and back costs round trips)."""
+        once (switching a pooled connection to autocommit and back costs round trips).
+        Its pool keeps a connection for each of a web process's threads: with fewer, the
+        threads beyond the pool's size connected anew for every request (a new backend
+        each time, more than the INSERT itself)."""
         if self.engine.dialect.name == "postgresql":
-            return make_engine(self.settings.database.url, isolation_level="AUTOCOMMIT")
+            threads = max(self.settings.server.threads, ACK_POOL)
+            return make_engine(self.settings.database.url, isolation_level="AUTOCOMMIT", pool_size=threads,
+                               max_overflow=threads)
         return self.engine
 
     @cached_property

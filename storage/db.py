@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -99,10 +101,48 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back everything on any error."""
-    with factory() as session:
-        with session.begin():
-            session.connection(execution_options={WRITE_OPTION: True})
-            yield session
+    with sqlite_writer(factory.kw.get("bind")):
+        with factory() as session:
+            with session.begin():
+                session.connection(execution_options={WRITE_OPTION: True})
+                yield session
+
+
+# SQLite has one writer at a time. Its threads in this process queue for it here, on a
+# lock handed over the moment a transaction ends, instead of in SQLite's busy handler,
+# which sleeps 1, 2, 5, 10 ... ms between tries: under load the sleeps, not the writes,
+# were most of a webhook's time. Other processes (a CLI command beside `aduan run`) still
+# meet the busy timeout. Only an optimization: a thread that waited WRITER_WAIT seconds
+# goes on to SQLite's own wait, which then decides.
+_WRITERS: dict[str, threading.RLock] = {}  # by database file: every engine of the file in this process
+_WRITER_OF: "weakref.WeakKeyDictionary[Engine, threading.RLock | None]" = weakref.WeakKeyDictionary()
+_WRITERS_LOCK = threading.Lock()
+WRITER_WAIT = 30.0
+
+
+def _writer_of(engine: Engine) -> threading.RLock | None:
+    try:
+        return _WRITER_OF[engine]
+    except KeyError:
+        pass
+    lock = None
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        with _WRITERS_LOCK:
+            lock = _WRITERS.setdefault(str(Path(engine.url.database).resolve()), threading.RLock())
+    _WRITER_OF[engine] = lock
+    return lock
+
+
+@contextmanager
+def sqlite_writer(engine: Engine | None) -> Iterator[None]:
+    """Hold this process's turn to write to `engine`'s SQLite file (nothing elsewhere)."""
+    lock = None if engine is None else _writer_of(engine)
+    held = lock is not None and lock.acquire(timeout=WRITER_WAIT)
+    try:
+        yield
+    finally:
+        if held:
+            lock.release()
 
 
 def lock_conversation(session: Session, channel: str, chat_id: str) -> None:

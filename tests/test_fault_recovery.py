@@ -9,6 +9,7 @@ from sqlalchemy import event, func, select
 
 from bot.app import create_app
 from bot.outbound import Dispatcher
+from storage.inbound import _Acknowledgement
 from storage.models import InboundMessage, Outbox
 from tests.conftest import wib
 from tests.fakes.telegram_api import FakeBotAPI
@@ -20,18 +21,22 @@ def count(runtime, model, *where):
         return s.scalar(select(func.count()).select_from(model).where(*where))
 
 
-def test_a_failed_commit_is_never_answered_2xx_and_the_retry_works(make_runtime):
+def test_a_failed_commit_is_never_answered_2xx_and_the_retry_works(make_runtime, monkeypatch):
     runtime = make_runtime(telegram={"secret_token": SECRET})
     client = create_app(runtime=runtime).test_client()
     broken = {"left": 1}
 
-    # The webhook's store is one statement (in autocommit on PostgreSQL: its own commit);
-    # the database goes away as it is sent.
-    @event.listens_for(runtime.ack_engine, "before_cursor_execute")
-    def fail_once(conn, cursor, statement, *args):
-        if broken["left"] and statement.lstrip().upper().startswith("INSERT INTO INBOUND_MESSAGES"):
+    # The webhook's store is one statement in autocommit (its own commit); the database
+    # refuses it as it is sent.
+    execute = _Acknowledgement.execute
+
+    def fail_once(ack, conn, values):
+        if broken["left"]:
             broken["left"] -= 1
-            raise ConnectionError("the database went away")
+            raise runtime.ack_engine.dialect.loaded_dbapi.OperationalError("the database went away")
+        return execute(ack, conn, values)
+
+    monkeypatch.setattr(_Acknowledgement, "execute", fail_once)
 
     update = message("/start", update_id=424242)
     # not committed: a 500, never a 2xx, so Telegram delivers it again

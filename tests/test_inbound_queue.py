@@ -190,10 +190,9 @@ def test_one_office_s_burst_does_not_queue_another_office_behind_it(make_runtime
         other = add_office(s, "lain", {"office": {"name": "Kantor Lain"}}).id
     flood = [(1, f"flood-{n}") for n in range(40)]  # 40 chats of the first office, first in
     late = [(quiet, "q-1"), (other, "o-1"), (quiet, "q-2")]
-    with rt.engine.begin() as conn:
-        for n, (office, chat) in enumerate(flood + late):
-            storage.inbound.store(conn, office, "webchat", f"m{n}", Inbound("webchat", chat, f"m{n}", text="halo"),
-                                  rt.clock())
+    for n, (office, chat) in enumerate(flood + late):
+        storage.inbound.store(rt.ack_engine, office, "webchat", f"m{n}", Inbound("webchat", chat, f"m{n}", text="halo"),
+                              rt.clock())
     with rt.sessions() as s:
         round_ = storage.inbound.pending_chats(s, limit=6)
     assert round_[:3] == [(1, "webchat", "flood-0"), (quiet, "webchat", "q-1"), (other, "webchat", "o-1")]
@@ -227,3 +226,63 @@ def test_a_worker_apart_hears_of_a_stored_message_at_once(make_runtime):
         assert rows(worker, Outbox, chat_id="4242") and time.monotonic() - began < 2.0
     finally:
         worker.inbound.stop()
+
+
+def test_acknowledgements_from_many_threads_are_each_committed_before_they_are_answered(make_runtime, monkeypatch):
+    """Eight webhook threads store 320 deliveries, each twice over (a provider's retry):
+    every call returns only once its row is visible to another connection, exactly one of
+    each pair says it is new, and on SQLite the rows were committed in groups (one writer,
+    one commit for several webhooks)."""
+    from sqlalchemy import create_engine, func
+
+    rt = make_runtime(handle=False)
+    engine = rt.ack_engine
+    groups = []
+    if engine.dialect.name == "sqlite":
+        write = storage.inbound._GroupCommit._write
+        monkeypatch.setattr(storage.inbound._GroupCommit, "_write",
+                            lambda self, group: (groups.append(len(group)), write(self, group))[1])
+    check = create_engine(engine.url, connect_args=engine.dialect.create_connect_args(engine.url)[1])
+    answers, lock = [], threading.Lock()
+
+    def webhook(n):
+        for i in range(40):
+            uid = f"t{(n * 40 + i) % 160}"  # threads n and n + 4 deliver the same 160 updates
+            new = storage.inbound.store(engine, 1, "webchat", uid, Inbound("webchat", f"c{i}", uid, text="halo"),
+                                        rt.clock())
+            with check.connect() as c:  # committed: another connection sees it at once
+                seen = c.scalar(select(func.count()).select_from(InboundMessage)
+                                .where(InboundMessage.provider_message_id == uid))
+            with lock:
+                answers.append((uid, new, seen))
+
+    threads = [threading.Thread(target=webhook, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check.dispose()
+    assert len(answers) == 320 and all(seen == 1 for _, _, seen in answers)
+    assert sorted(uid for uid, new, _ in answers if new) == sorted({uid for uid, _, _ in answers})
+    if engine.dialect.name == "sqlite":
+        assert sum(groups) == 320 and max(groups) > 1
+
+
+def test_a_group_with_a_bad_row_fails_that_row_only(make_runtime):
+    """The writer inserts a group in one transaction; when one row fails (here a row with
+    no provider id), the group is written again row by row: the others are stored and
+    answered as new, the bad one's webhook gets the database's error (a 5xx)."""
+    from sqlalchemy.exc import IntegrityError
+
+    rt = make_runtime(handle=False)
+    if rt.ack_engine.dialect.name != "sqlite":
+        pytest.skip("the group commit is SQLite's")
+    ack = storage.inbound._acknowledgement(rt.ack_engine)
+    now = rt.clock()
+    group = [storage.inbound._Waiting((1, "webchat", uid, "c", {"pending": {}}, now, None, 0))
+             for uid in ("b1", None, "b2")]
+    ack.group._write(group)
+    assert [w.stored for w in group] == [True, False, True]
+    assert group[0].error is None and group[2].error is None and isinstance(group[1].error, IntegrityError)
+    with rt.sessions() as s:
+        assert sorted(s.scalars(select(InboundMessage.provider_message_id)).all()) == ["b1", "b2"]

@@ -113,6 +113,13 @@ class _CookieSessions(SecureCookieSessionInterface):
     def get_cookie_secure(self, app) -> bool:
         return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
 
+    def open_session(self, app, request):
+        """None for a provider's webhook (no cookie, no session: Flask hands it a null one
+        and saves nothing), which spares the busiest path the cookie's signer."""
+        if request.path.startswith("/webhooks/"):
+            return None
+        return super().open_session(app, request)
+
 
 def install(app, runtime) -> None:
     """The cookie's settings on the app (the web chat is its only user)."""
