@@ -120,13 +120,18 @@ _WRITERS_LOCK = threading.Lock()
 WRITER_WAIT = 30.0
 
 
+def is_sqlite_file(engine: Engine) -> bool:
+    """A SQLite database in a file (not in memory): one writer, shared by every engine of it."""
+    return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
+
+
 def _writer_of(engine: Engine) -> threading.RLock | None:
     try:
         return _WRITER_OF[engine]
     except KeyError:
         pass
     lock = None
-    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+    if is_sqlite_file(engine):
         with _WRITERS_LOCK:
             lock = _WRITERS.setdefault(str(Path(engine.url.database).resolve()), threading.RLock())
     _WRITER_OF[engine] = lock

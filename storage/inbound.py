@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from flows.messages import Attachment, Inbound
 from storage import chat_context
-from storage.db import chat_key, sqlite_writer
+from storage.db import chat_key, is_sqlite_file, sqlite_writer
 from storage.models import InboundMessage
 from storage.scoping import office_of
 
@@ -141,8 +141,7 @@ class _Acknowledgement:
         # PostgreSQL: the engine is in autocommit; SQLite: storage.db's connections run
         # without the driver's implicit transactions, so one statement commits itself
         self.autocommit = dialect.name == "sqlite" or engine.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
-        file = dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
-        self.group = _GroupCommit(engine, self) if file else None
+        self.group = _GroupCommit(engine, self) if is_sqlite_file(engine) else None
 
     def parameters(self, values: tuple):
         converted = [values[i] if p is None else p(values[i]) for i, p in zip(self.index, self.processors)]
