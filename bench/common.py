@@ -11,6 +11,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
+# The bare view as `aduan run` serves: gunicorn, one worker of 8 threads (bot.server)
+EMBEDDED_HELLO = [PY, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "8", "--log-level", "warning",
+                  "--keep-alive", "5"]
+
+
+def embedded_hello(port: int, cwd: Path):
+    return start(EMBEDDED_HELLO + ["-b", f"127.0.0.1:{port}", "bench.hello:create_app()"], {}, cwd)
 
 
 def figure(name: str, value, unit: str = "") -> None:

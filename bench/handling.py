@@ -3,8 +3,9 @@
 Each chat sends bench/conversation.py's conversation (consent, a complaint filed step by
 step, /status, an unknown word and command) as authenticated Telegram updates, in order
 per chat, against the production setup (gunicorn + `aduan worker` processes + PostgreSQL +
-Redis) and the embedded one (`aduan run`: waitress, SQLite, in-process Redis, the inbound
-loop in a thread), each next to a bare Flask "hello" view on the same server setup.
+Redis) and the embedded one (`aduan run`: gunicorn with one worker, SQLite, in-process
+Redis, the inbound loop in a thread of that worker), each next to a bare Flask "hello"
+view on the same server setup.
 
 - `handling_<db>_msgs_per_s`: a backlog drained. Every chat's updates are posted as fast
   as the webhook acknowledges them; the time runs from the first POST until the last
@@ -30,7 +31,7 @@ from collections import Counter, defaultdict
 
 from sqlalchemy import create_engine, func, select
 
-from bench.common import PY, ROOT, figure, free_port, fresh_database, migrate, start, stop, wait_http
+from bench.common import PY, ROOT, embedded_hello, figure, free_port, fresh_database, migrate, start, stop, wait_http
 from bench.conversation import STEPS, bodies, normalized
 from bench.inbound import wrk
 
@@ -271,19 +272,16 @@ def production(tmp) -> None:
 
 
 def embedded(tmp) -> None:
-    """aduan run (waitress + the inbound loop in a thread) + SQLite + in-process Redis."""
+    """aduan run (gunicorn, one worker, the inbound loop in a thread of it) + SQLite + in-process Redis."""
     db = tmp / "bench-handling.db"
     for suffix in ("", "-wal", "-shm"):
         (tmp / f"bench-handling.db{suffix}").unlink(missing_ok=True)
     env = {"ADUAN_DATABASE_URL": f"sqlite:///{db}", "ADUAN_REDIS_URL": "memory://",
            "ADUAN_TELEGRAM_SECRET_TOKEN": SECRET, "ADUAN_CONFIG": str(tmp / "none.toml")}
     migrate(env, tmp)
-    hello_waitress = [PY, "-c", "import sys; sys.path.insert(0, %r); from waitress import serve; "
-                      "from bench.hello import create_app; serve(create_app(), host='127.0.0.1', "
-                      "port=int(sys.argv[1]), threads=8)" % str(ROOT)]
     measure("sqlite",
             lambda port: [start([PY, "-m", "bot", "run", "--port", str(port), "--no-scheduler"], env, tmp)],
-            lambda port: start(hello_waitress + [str(port)], {}, tmp),
+            lambda port: embedded_hello(port, tmp),
             f"sqlite:///{db}")
 
 

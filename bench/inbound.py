@@ -1,6 +1,6 @@
 """Inbound: valid, authenticated Telegram updates from thousands of distinct chats,
 against the production setup (gunicorn + PostgreSQL + Redis) and the embedded one
-(waitress + SQLite + in-process Redis), each next to a bare Flask "hello" view on the
+(`aduan run`: gunicorn with one worker + SQLite + in-process Redis), each next to a bare Flask "hello" view on the
 same server setup. Afterwards every 2xx is checked to have its inbound row. A webhook
 acknowledges (stores the update and answers); the production web processes never handle,
 `aduan run` handles in a thread beside its server, and `sqlite_ack_only` is `aduan run
@@ -16,7 +16,7 @@ import time
 
 from sqlalchemy import create_engine, text
 
-from bench.common import PY, ROOT, figure, free_port, fresh_database, migrate, start, stop, wait_http
+from bench.common import PY, ROOT, embedded_hello, figure, free_port, fresh_database, migrate, start, stop, wait_http
 
 SECRET = "bench-secret"
 SECONDS = int(os.environ.get("ADUAN_BENCH_SECONDS", "15"))
@@ -126,19 +126,16 @@ def main() -> None:
             lambda port: start(gunicorn + ["-b", f"127.0.0.1:{port}", "bench.hello:create_app()"],
                                {"PYTHONPATH": str(ROOT)}, tmp),
             pg)
-    # embedded: aduan run (waitress, 8 threads) + SQLite + in-process Redis
+    # embedded: aduan run (gunicorn, one worker of 8 threads) + SQLite + in-process Redis
     db = tmp / "bench.db"
     for suffix in ("", "-wal", "-shm"):
         (tmp / f"bench.db{suffix}").unlink(missing_ok=True)
     env = {"ADUAN_DATABASE_URL": f"sqlite:///{db}", "ADUAN_REDIS_URL": "memory://",
            "ADUAN_TELEGRAM_SECRET_TOKEN": SECRET, "ADUAN_CONFIG": str(tmp / "none.toml")}
     migrate(env, tmp)
-    hello_waitress = [PY, "-c", "import sys; sys.path.insert(0, %r); from waitress import serve; "
-                      "from bench.hello import create_app; serve(create_app(), host='127.0.0.1', "
-                      "port=int(sys.argv[1]), threads=8)" % str(ROOT)]
     measure("sqlite",
             lambda port: start([PY, "-m", "bot", "run", "--port", str(port), "--no-scheduler"], env, tmp),
-            lambda port: start(hello_waitress + [str(port)], {}, tmp),
+            lambda port: embedded_hello(port, tmp),
             f"sqlite:///{db}")
     # embedded, acknowledgement only: the same server with no inbound loop beside it (the
     # webhook stores and answers; nothing handles), on a database of its own. The "pg" run
@@ -151,7 +148,7 @@ def main() -> None:
     measure("sqlite_ack_only",
             lambda port: start([PY, "-m", "bot", "run", "--port", str(port), "--no-scheduler", "--no-worker"],
                                env, tmp),
-            lambda port: start(hello_waitress + [str(port)], {}, tmp),
+            lambda port: embedded_hello(port, tmp),
             f"sqlite:///{db}")
 
 

@@ -249,7 +249,7 @@ class ServerSettings(_Section):
     file_link_hours: int = Field(24, ge=1, le=24 * 30)  # how long such a link opens the file
     # The largest request body the server takes (the web chat's uploads are the only big
     # ones): refused from its Content-Length before a byte is read, and a chunked one is
-    # cut off there (waitress's max_request_body_size and Flask's MAX_CONTENT_LENGTH).
+    # answered 413 at the limit (bot.app: Flask's MAX_CONTENT_LENGTH and its own checks).
     max_body_mb: int = Field(12, ge=1, le=100)
     # Reverse proxies in front of Aduan that set X-Forwarded-For/-Proto/-Host (0: none). Only
     # then are the client address (abuse limits) and https (Secure cookies) taken from them:

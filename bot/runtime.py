@@ -300,6 +300,16 @@ class Runtime:
     def schema_is_current(self) -> bool:
         return is_current(self.engine)
 
+    def after_fork(self) -> None:
+        """In a process forked from this one (gunicorn's worker of `aduan run`): the
+        parent's database connections stay the parent's, and its senders, whose event loop
+        threads did not survive the fork, are built again here when first needed."""
+        for name in ("ack_engine", "engine"):
+            if name in self.__dict__:
+                self.__dict__[name].dispose(close=False)
+        for office in self._offices.values():
+            office.__dict__.pop("senders", None)
+
     def close(self) -> None:
         if "inbound" in self.__dict__:
             self.inbound.stop()

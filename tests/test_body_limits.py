@@ -1,54 +1,69 @@
-"""Bounded bodies (issue 11, item 5): a body over the limit is refused from its
-Content-Length before it is read, by the real waitress server as `aduan run` sets it up
-and by the app itself (gunicorn has no body limit of its own), and a chunked body without
-a length is cut off at the limit."""
+"""Bounded bodies: a body over the limit is refused from its Content-Length before it is
+read, by `aduan run` itself (its gunicorn server has no body limit of its own: the app's
+checks are the limit, as under a production gunicorn), and a chunked body without a
+length is cut off at the limit."""
 from __future__ import annotations
 
+import os
 import select
 import socket
-import threading
+import subprocess
+import sys
 import time
+import urllib.request
+from pathlib import Path
 
 import pytest
-import waitress
-import waitress.buffers
 
 from bot.app import SMALL_BODY, create_app
-from bot.cli.run import waitress_options
 from bot.config import ConfigError, Settings, load_settings
 
 HUGE = 900 * 1024 * 1024
 MB = 1024 * 1024
+SECRET = "body-secret"
 
 
 @pytest.fixture
 def runtime(make_runtime):
     # The smallest limits the config allows: 1 MB uploads, 2 MB bodies.
-    return make_runtime(telegram={"secret_token": "body-secret"}, intake={"max_attachment_mb": 1},
+    return make_runtime(telegram={"secret_token": SECRET}, intake={"max_attachment_mb": 1},
                         server={"max_body_mb": 2})
 
 
-@pytest.fixture
-def served(runtime, monkeypatch):
-    """The app under waitress on a free loopback port; (port, temporary files waitress made)."""
-    spooled = []
-    newfile = waitress.buffers.TempfileBasedBuffer.newfile
-    monkeypatch.setattr(waitress.buffers.TempfileBasedBuffer, "newfile",
-                        lambda self: spooled.append(1) or newfile(self))
-    server = waitress.create_server(create_app(runtime=runtime), host="127.0.0.1", port=0,
-                                    **waitress_options(runtime.settings))
-    stop = threading.Event()
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """`aduan run` on a free loopback port with those limits; (port, its worker's pid)."""
+    tmp = tmp_path_factory.mktemp("bodies")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = tmp / "config.toml"
+    cfg.write_text(f'[database]\nurl = "sqlite:///{tmp}/aduan.db"\n[server]\nport = {port}\nmax_body_mb = 2\n'
+                   f'[intake]\nmax_attachment_mb = 1\n[telegram]\nsecret_token = "{SECRET}"\n')
+    env = dict(os.environ, ADUAN_CONFIG=str(cfg))
+    subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], env=env, cwd=tmp, check=True,
+                   capture_output=True)
+    server = subprocess.Popen([sys.executable, "-m", "bot", "run", "--no-worker", "--no-scheduler"], env=env,
+                              cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        worker = int(Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()[0])
+        yield port, worker
+    finally:
+        server.terminate()
+        server.wait(20)
 
-    def run():  # waitress's own loop, a round at a time, so that it stops in its own thread
-        while not stop.is_set():
-            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
-        server.close()
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    yield server.effective_port, spooled
-    stop.set()
-    thread.join(timeout=5)
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
 
 
 def answer(sock: socket.socket, timeout: float = 5.0) -> bytes:
@@ -65,8 +80,9 @@ def answer(sock: socket.socket, timeout: float = 5.0) -> bytes:
     return data
 
 
-def test_waitress_refuses_a_huge_content_length_before_reading_it(served):
-    port, spooled = served
+def test_aduan_run_refuses_a_huge_content_length_before_reading_it(served):
+    port, worker = served
+    before = rss_mb(worker)
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(b"POST /webhooks/telegram HTTP/1.1\r\nHost: aduan\r\nContent-Type: application/json\r\n"
@@ -74,14 +90,17 @@ def test_waitress_refuses_a_huge_content_length_before_reading_it(served):
         reply = answer(sock)
     assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
     assert time.monotonic() - started < 5
-    assert spooled == []  # nothing of it went to a temporary file
+    assert rss_mb(worker) - before < 20  # nothing of it was taken in
 
 
-def test_waitress_cuts_a_chunked_body_at_the_limit(served):
-    port, _ = served
+def test_aduan_run_cuts_a_chunked_body_at_the_limit(served):
+    port, worker = served
+    before = rss_mb(worker)
     sent, reply = 0, b""
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(b"POST /webhooks/telegram HTTP/1.1\r\nHost: aduan\r\nTransfer-Encoding: chunked\r\n\r\n")
+        # with the webhook's secret, so that the app reads the body
+        sock.sendall(b"POST /webhooks/telegram HTTP/1.1\r\nHost: aduan\r\nTransfer-Encoding: chunked\r\n"
+                     b"Content-Type: application/json\r\nX-Telegram-Bot-Api-Secret-Token: %s\r\n\r\n" % SECRET.encode())
         chunk = b"%x\r\n%s\r\n" % (64 * 1024, b"x" * 64 * 1024)
         try:
             while sent < 64 * MB:
@@ -93,7 +112,8 @@ def test_waitress_cuts_a_chunked_body_at_the_limit(served):
             pass
         reply = answer(sock)
     assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
-    assert sent < 2 * MB + 8 * MB  # the limit, and what the kernel's buffers took meanwhile
+    assert sent < SMALL_BODY + 8 * MB  # the limit, and what the kernel's buffers took meanwhile
+    assert rss_mb(worker) - before < 20
 
 
 def test_the_app_refuses_a_long_body_from_its_header(runtime):
@@ -113,3 +133,18 @@ def test_the_body_limit_must_leave_room_for_an_upload(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="server.max_body_mb .* must be above intake.max_attachment_mb"):
         load_settings(str(cfg))
     assert Settings().server.max_body_mb == 12
+
+
+def test_aduan_run_takes_a_small_chunked_update(served):
+    port, _ = served
+    body = b'{"update_id": 7, "message": {"message_id": 7, "date": 1, "text": "halo", ' \
+           b'"chat": {"id": 77, "type": "private"}, "from": {"id": 77, "is_bot": false, "first_name": "W"}}}'
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"POST /webhooks/telegram HTTP/1.1\r\nHost: aduan\r\nTransfer-Encoding: chunked\r\n"
+                     b"Content-Type: application/json\r\nX-Telegram-Bot-Api-Secret-Token: %s\r\n\r\n"
+                     % SECRET.encode())
+        for part in (body[:40], body[40:]):
+            sock.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+        sock.sendall(b"0\r\n\r\n")
+        reply = answer(sock)
+    assert reply.startswith(b"HTTP/1.1 200"), reply[:200]

@@ -36,7 +36,14 @@ def test_healthz_reports_a_dead_dependency():
     assert r.status_code == 503 and r.get_json()["redis"] == "down"
 
 
-def test_aduan_run_serves_healthz_with_waitress(tmp_path):
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def test_aduan_run_serves_healthz_with_gunicorn_and_a_kill_9_takes_its_worker_along(tmp_path):
     port = free_port()
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/var/aduan.db"\n'
@@ -57,9 +64,24 @@ def test_aduan_run_serves_healthz_with_waitress(tmp_path):
                 time.sleep(0.1)
         assert body is not None, "the server did not answer"
         assert '"status":"ok"' in body.replace(" ", "")
-        assert server_header == "aduan"  # waitress, not Flask's development server
+        assert server_header == "gunicorn"  # not Flask's development server
+        workers = _children(server.pid)
+        assert len(workers) == 1  # one worker: SQLite's one writer (bot.server)
+        # the master killed without a chance to stop its worker: the kernel stops it too
+        server.kill()
+        server.wait(10)
+        for _ in range(50):
+            if not Path(f"/proc/{workers[0]}").exists():
+                break
+            time.sleep(0.1)
+        assert not Path(f"/proc/{workers[0]}").exists(), "the worker outlived its master"
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAIT, not past a listener
+            s.bind(("127.0.0.1", port))  # nothing listens on the port any more
+            s.listen()
     finally:
-        server.terminate()
+        if server.poll() is None:
+            server.terminate()
         out, _ = server.communicate(timeout=10)
     assert f"on http://127.0.0.1:{port}/" in out and "WARNING: This is a development server" not in out
 
