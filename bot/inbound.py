@@ -6,10 +6,11 @@ server (sharing SQLite's single writer), `aduan worker` in production, any numbe
 A round looks at the chats with work, fairly across offices (each office's longest-waiting
 chat before any office's second: storage.inbound.pending_chats), and takes one message of
 each chat it can claim (storage.inbound says how a chat is claimed), so neither a chat
-with a long backlog nor an office with a burst holds up the others. Each message is
-handled in its office's own session, by its office's conversation. A crash before the commit leaves the row unhandled: the next
-round, in this process or another, handles it again, and since nothing of the first
-attempt was committed its effects happen once.
+with a long backlog nor an office with a burst holds up the others; an office whose
+message arrives during a round goes next (run_once). Each message is handled in its
+office's own session, by its office's conversation. A crash before the commit leaves the
+row unhandled: the next round, in this process or another, handles it again, and since
+nothing of the first attempt was committed its effects happen once.
 
 A message whose handling raises is tried again; after `inbound.max_tries` failures it is
 set aside (marked handled with its outline only, `set_aside_at` set) and the coordinators
@@ -22,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import deque
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -30,6 +32,11 @@ from storage import inbound as queue
 
 log = logging.getLogger(__name__)
 ROUND = 20  # chats looked at in one round
+
+
+def _turned(items: list, turn: int) -> list:
+    k = turn % len(items) if items else 0
+    return items[k:] + items[:k]
 
 
 class InboundLoop:
@@ -100,25 +107,57 @@ class InboundLoop:
 
     # -- rounds ------------------------------------------------------------------------
     def run_once(self) -> int:
-        """One round: one message of each chat with work; how many were handled. Rounds are
-        short (ROUND chats), so a message that arrives during one waits for few others: the
-        next round puts its office's first chat at the front again. Each worker starts the
-        round at a chat of its own (a random turn of the list), so two workers do not both
-        try the same chats in the same order."""
+        """One round: one message of each chat with work, up to ROUND; how many were
+        handled. The round takes the offices in turn, one chat of each (their chats in
+        pending_chats's order: every office's first before any office's second), and with
+        more than one office, an office that has a message arrive while it has no chat
+        left in the round joins it (storage.inbound.arrivals_since: a look at the newest
+        ids after each message): so while one office's burst fills the rounds, another
+        office's message waits for a message of each office with work, not for the
+        round. Each worker starts the turn at an office of its own, and each office's chats
+        at a chat of its own, so two workers do not both try the same chats in the same
+        order (a chat another worker holds is passed over: storage.inbound.claim_chat)."""
+        many = len(self.runtime.offices()) > 1
         with self.runtime.sessions() as s:
-            chats = queue.pending_chats(s, limit=ROUND)
+            newest = queue.newest_id(s) if many else 0
+            plan = queue.pending_chats(s, limit=ROUND)
         self._rounds += 1
-        if len(chats) > 1:  # the process's own turn: the same input is handled alike in one process
-            turn = (os.getpid() + self._rounds) % len(chats)
-            chats = chats[turn:] + chats[:turn]
-        done = 0
-        for office_id, channel, chat in chats:  # one chat's trouble never holds up the others
-            try:
-                done += self.handle_next(office_id, channel, chat)
-            except (OperationalError, InterfaceError):
-                log.warning("inbound: the database is away; chat on %s waits", channel)
-                break  # every chat would fail alike: the round ends, the rows wait
+        by_office: dict[int, list] = {}
+        for office, channel, chat in plan:
+            by_office.setdefault(office, []).append((channel, chat))
+        # office -> its chats in this round, the offices in turn; both turned by the
+        # process's own turn (the same input is handled alike in one process)
+        turn = os.getpid() + self._rounds
+        lanes = {office: deque(_turned(by_office[office], turn)) for office in _turned(list(by_office), turn)}
+        done = tries = 0
+        while lanes and tries < len(plan):
+            for office in list(lanes):  # one chat's trouble never holds up the others
+                lane = lanes[office]
+                channel, chat = lane.popleft()
+                if not lane:
+                    del lanes[office]
+                try:
+                    done += self.handle_next(office, channel, chat)
+                except (OperationalError, InterfaceError):
+                    log.warning("inbound: the database is away; chat on %s waits", channel)
+                    return done  # every chat would fail alike: the round ends, the rows wait
+                tries += 1
+                if many and tries < len(plan):
+                    newest = self._joined(lanes, newest)
+                if tries >= len(plan):
+                    break
         return done
+
+    def _joined(self, lanes: dict, newest: int) -> int:
+        """The offices with no chat left in the round that have a message now join it, at
+        the end of the turn; the newest id seen. (An office still in the round gets its
+        new chats in the next round: a burst never lengthens a round.)"""
+        with self.runtime.sessions() as s:
+            arrived = queue.arrivals_since(s, newest)
+        for _, office, channel, chat in arrived:
+            if office not in lanes:
+                lanes[office] = deque([(channel, chat)])
+        return arrived[-1][0] if arrived else newest
 
     def drain(self, rounds: int = 10_000) -> int:
         """Handle until nothing is left that this worker can claim (tests, `--burst`)."""

@@ -299,6 +299,9 @@ class InboundMessage(OfficeOwned, Base):
     __tablename__ = "inbound_messages"
     __table_args__ = (UniqueConstraint("office_id", "channel", "provider_message_id"),
                       Index("ix_inbound_messages_pending", "office_id", "channel", "chat_id", "id",
+                            postgresql_where=text("handled_at IS NULL"), sqlite_where=text("handled_at IS NULL")),
+                      # the head of each office's queue (storage.inbound.pending_chats)
+                      Index("ix_inbound_messages_waiting", "office_id", "id",
                             postgresql_where=text("handled_at IS NULL"), sqlite_where=text("handled_at IS NULL")))
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))

@@ -204,6 +204,55 @@ def test_one_office_s_burst_does_not_queue_another_office_behind_it(make_runtime
     assert "Kantor Sepi" in text
 
 
+def test_an_office_s_message_arriving_mid_round_is_served_before_the_burst_s_rest(make_runtime, monkeypatch):
+    """A round full of one office's burst: another office's message stored while the round
+    runs is handled next (after one more message of the burst at most), not after the
+    round; and it is taken once a round, so the burst's own arrivals never starve it."""
+    from bot.inbound import ROUND, InboundLoop
+    from storage.offices import add_office
+
+    rt = make_runtime(handle=False)
+    with rt.transaction() as s:
+        quiet = add_office(s, "sepi", {"office": {"name": "Kantor Sepi"}}).id
+
+    def put(office, chat, n):
+        storage.inbound.store(rt.ack_engine, office, "webchat", f"m{n}", Inbound("webchat", chat, f"m{n}", text="halo"),
+                              rt.clock())
+
+    for n in range(3 * ROUND):
+        put(1, f"flood-{n}", n)
+    order = []
+    handle_next = InboundLoop.handle_next
+
+    def recorded(self, office_id, channel, chat_id):
+        order.append(chat_id)
+        if len(order) == 2:  # mid-round: the quiet office's citizen writes, and the burst goes on
+            put(quiet, "q-1", 1000)
+            put(1, "flood-late", 1001)
+        return handle_next(self, office_id, channel, chat_id)
+
+    monkeypatch.setattr(InboundLoop, "handle_next", recorded)
+    assert rt.inbound.run_once() == ROUND
+    assert "q-1" in order[2:4], order  # next, or after one more of the burst
+    assert "flood-late" not in order  # the burst's office was in the round: its new chat waits
+    assert len(order) == ROUND
+
+
+def test_a_chat_with_a_long_backlog_at_its_office_s_head_hides_no_other_chat(make_runtime):
+    """The plan reads the head of each office's queue; when a few chats' backlogs fill it,
+    the office is read whole, so the chats behind them are still in the round."""
+    rt = make_runtime(handle=False)
+    n = 0
+    for chat, count in (("busy", 120), ("a", 1), ("b", 1), ("busy-2", 30), ("c", 1)):
+        for _ in range(count):
+            n += 1
+            storage.inbound.store(rt.ack_engine, 1, "webchat", f"m{n}", Inbound("webchat", chat, f"m{n}", text="x"),
+                                  rt.clock())
+    with rt.sessions() as s:
+        assert [c for _, _, c in storage.inbound.pending_chats(s, limit=5)] == ["busy", "a", "b", "busy-2", "c"]
+        assert [c for _, _, c in storage.inbound.pending_chats(s, limit=2)] == ["busy", "a"]
+
+
 @pytest.mark.skipif(not REDIS_URL, reason="web and worker apart need a real Redis between them")
 def test_a_worker_apart_hears_of_a_stored_message_at_once(make_runtime):
     """A web process (gunicorn) cannot wake another process's loop: it nudges the workers
