@@ -179,7 +179,9 @@ class _GroupCommit:
     IDLE = 2.0  # seconds without an acknowledgement before the writer thread ends
 
     def __init__(self, engine: Engine, ack: "_Acknowledgement"):
-        self.engine, self.ack = engine, ack
+        # weakly: this is the value of _ACKS, keyed weakly by the engine, and would keep
+        # every engine (and its pool) alive for the life of the process
+        self._engine, self.ack = weakref.ref(engine), ack
         self.queue: queue.SimpleQueue[_Waiting] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start = threading.Lock()
@@ -224,6 +226,13 @@ class _GroupCommit:
                 for waiting in group:
                     waiting.done.set()
 
+    @property
+    def engine(self) -> Engine:
+        engine = self._engine()
+        if engine is None:  # only once every store() of that engine has returned
+            raise RuntimeError("the engine of these acknowledgements is gone")
+        return engine
+
     def _write(self, group: list[_Waiting]) -> None:
         try:
             with sqlite_writer(self.engine):
@@ -236,7 +245,10 @@ class _GroupCommit:
                             waiting.stored = self.ack.execute(conn, waiting.values) is not None
                         cursor.execute("COMMIT")
                     except BaseException:
-                        cursor.execute("ROLLBACK")
+                        try:
+                            cursor.execute("ROLLBACK")
+                        except Exception:  # a broken connection: the first error is the one to tell
+                            conn.invalidate()
                         raise
                 finally:
                     conn.close()
