@@ -122,33 +122,34 @@ class InboundLoop:
             newest = queue.newest_id(s) if many else 0
             plan = queue.pending_chats(s, limit=ROUND)
         self._rounds += 1
-        by_office: dict[int, list] = {}
+        lanes: dict[int, deque] = {}  # office -> its chats in this round
         for office, channel, chat in plan:
-            by_office.setdefault(office, []).append((channel, chat))
-        # office -> its chats in this round, the offices in turn; both turned by the
-        # process's own turn (the same input is handled alike in one process)
+            lanes.setdefault(office, deque()).append((channel, chat))
+        # the offices in turn, and each office's chats, turned by the process's own turn
+        # (the same input is handled alike in one process)
         turn = os.getpid() + self._rounds
-        lanes = {office: deque(_turned(by_office[office], turn)) for office in _turned(list(by_office), turn)}
+        turns = deque(_turned(list(lanes), turn))
+        for office in turns:
+            lanes[office] = deque(_turned(list(lanes[office]), turn))
         done = tries = 0
-        while lanes and tries < len(plan):
-            for office in list(lanes):  # one chat's trouble never holds up the others
-                lane = lanes[office]
-                channel, chat = lane.popleft()
-                if not lane:
-                    del lanes[office]
-                try:
-                    done += self.handle_next(office, channel, chat)
-                except (OperationalError, InterfaceError):
-                    log.warning("inbound: the database is away; chat on %s waits", channel)
-                    return done  # every chat would fail alike: the round ends, the rows wait
-                tries += 1
-                if many and tries < len(plan):
-                    newest = self._joined(lanes, newest)
-                if tries >= len(plan):
-                    break
+        while turns and tries < len(plan):  # one chat's trouble never holds up the others
+            office = turns.popleft()
+            channel, chat = lanes[office].popleft()
+            if lanes[office]:
+                turns.append(office)
+            else:
+                del lanes[office]
+            try:
+                done += self.handle_next(office, channel, chat)
+            except (OperationalError, InterfaceError):
+                log.warning("inbound: the database is away; chat on %s waits", channel)
+                return done  # every chat would fail alike: the round ends, the rows wait
+            tries += 1
+            if many and tries < len(plan):
+                newest = self._joined(lanes, turns, newest)
         return done
 
-    def _joined(self, lanes: dict, newest: int) -> int:
+    def _joined(self, lanes: dict, turns: deque, newest: int) -> int:
         """The offices with no chat left in the round that have a message now join it, at
         the end of the turn; the newest id seen. (An office still in the round gets its
         new chats in the next round: a burst never lengthens a round.)"""
@@ -157,6 +158,7 @@ class InboundLoop:
         for _, office, channel, chat in arrived:
             if office not in lanes:
                 lanes[office] = deque([(channel, chat)])
+                turns.append(office)
         return arrived[-1][0] if arrived else newest
 
     def drain(self, rounds: int = 10_000) -> int:

@@ -29,7 +29,7 @@ from flows.workflow import Workflow
 from handlers.citizen import CitizenConversation
 from handlers.office import Office
 from handlers.officer import OfficerConversation
-from storage import inbound as inbound_queue
+from storage import acknowledgements
 from storage.base import FIRST_OFFICE
 from storage.cases import CaseService
 from storage.db import transaction
@@ -157,7 +157,7 @@ class OfficeRuntime:
         """Acknowledge one delivery: store it in one statement and commit (then a 2xx is
         safe: it will be handled exactly once, by this process's inbound loop or a worker's).
         False when it was a repeat. `raw` (the provider's payload) is never stored."""
-        new = inbound_queue.store(self.deployment.ack_engine, self.id, channel, provider_id, inbound, self.clock())
+        new = acknowledgements.store(self.deployment.ack_engine, self.id, channel, provider_id, inbound, self.clock())
         if new and inbound is not None:
             self.deployment.wake_inbound()
         return new

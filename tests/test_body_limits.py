@@ -17,6 +17,7 @@ import pytest
 
 from bot.app import SMALL_BODY, create_app
 from bot.config import ConfigError, Settings, load_settings
+from tests.faults import children
 
 HUGE = 900 * 1024 * 1024
 MB = 1024 * 1024
@@ -52,7 +53,7 @@ def served(tmp_path_factory):
                 break
             except OSError:
                 time.sleep(0.1)
-        worker = int(Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()[0])
+        [worker] = children(server.pid)
         yield port, worker
     finally:
         server.terminate()

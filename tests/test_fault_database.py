@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from bot.app import create_app
-from storage.inbound import _Acknowledgement
+from storage.acknowledgements import _Acknowledgement
 from storage.models import InboundMessage, Outbox
 from tests.conftest import PG_URL
 from tests.test_telegram import HEADERS, SECRET, message

@@ -9,7 +9,7 @@ from sqlalchemy import event, func, select
 
 from bot.app import create_app
 from bot.outbound import Dispatcher
-from storage.inbound import _Acknowledgement
+from storage.acknowledgements import _Acknowledgement
 from storage.models import InboundMessage, Outbox
 from tests.conftest import wib
 from tests.fakes.telegram_api import FakeBotAPI

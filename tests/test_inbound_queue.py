@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 import handlers.inbound
+import storage.acknowledgements
 import storage.inbound
 from bot.app import create_app
 from flows.messages import Inbound
@@ -191,7 +192,7 @@ def test_one_office_s_burst_does_not_queue_another_office_behind_it(make_runtime
     flood = [(1, f"flood-{n}") for n in range(40)]  # 40 chats of the first office, first in
     late = [(quiet, "q-1"), (other, "o-1"), (quiet, "q-2")]
     for n, (office, chat) in enumerate(flood + late):
-        storage.inbound.store(rt.ack_engine, office, "webchat", f"m{n}", Inbound("webchat", chat, f"m{n}", text="halo"),
+        storage.acknowledgements.store(rt.ack_engine, office, "webchat", f"m{n}", Inbound("webchat", chat, f"m{n}", text="halo"),
                               rt.clock())
     with rt.sessions() as s:
         round_ = storage.inbound.pending_chats(s, limit=6)
@@ -216,7 +217,7 @@ def test_an_office_s_message_arriving_mid_round_is_served_before_the_burst_s_res
         quiet = add_office(s, "sepi", {"office": {"name": "Kantor Sepi"}}).id
 
     def put(office, chat, n):
-        storage.inbound.store(rt.ack_engine, office, "webchat", f"m{n}", Inbound("webchat", chat, f"m{n}", text="halo"),
+        storage.acknowledgements.store(rt.ack_engine, office, "webchat", f"m{n}", Inbound("webchat", chat, f"m{n}", text="halo"),
                               rt.clock())
 
     for n in range(3 * ROUND):
@@ -246,7 +247,7 @@ def test_a_chat_with_a_long_backlog_at_its_office_s_head_hides_no_other_chat(mak
     for chat, count in (("busy", 120), ("a", 1), ("b", 1), ("busy-2", 30), ("c", 1)):
         for _ in range(count):
             n += 1
-            storage.inbound.store(rt.ack_engine, 1, "webchat", f"m{n}", Inbound("webchat", chat, f"m{n}", text="x"),
+            storage.acknowledgements.store(rt.ack_engine, 1, "webchat", f"m{n}", Inbound("webchat", chat, f"m{n}", text="x"),
                                   rt.clock())
     with rt.sessions() as s:
         assert [c for _, _, c in storage.inbound.pending_chats(s, limit=5)] == ["busy", "a", "b", "busy-2", "c"]
@@ -288,8 +289,8 @@ def test_acknowledgements_from_many_threads_are_each_committed_before_they_are_a
     engine = rt.ack_engine
     groups = []
     if engine.dialect.name == "sqlite":
-        write = storage.inbound._GroupCommit._write
-        monkeypatch.setattr(storage.inbound._GroupCommit, "_write",
+        write = storage.acknowledgements._GroupCommit._write
+        monkeypatch.setattr(storage.acknowledgements._GroupCommit, "_write",
                             lambda self, group: (groups.append(len(group)), write(self, group))[1])
     check = create_engine(engine.url, connect_args=engine.dialect.create_connect_args(engine.url)[1])
     answers, lock = [], threading.Lock()
@@ -297,7 +298,7 @@ def test_acknowledgements_from_many_threads_are_each_committed_before_they_are_a
     def webhook(n):
         for i in range(40):
             uid = f"t{(n * 40 + i) % 160}"  # threads n and n + 4 deliver the same 160 updates
-            new = storage.inbound.store(engine, 1, "webchat", uid, Inbound("webchat", f"c{i}", uid, text="halo"),
+            new = storage.acknowledgements.store(engine, 1, "webchat", uid, Inbound("webchat", f"c{i}", uid, text="halo"),
                                         rt.clock())
             with check.connect() as c:  # committed: another connection sees it at once
                 seen = c.scalar(select(func.count()).select_from(InboundMessage)
@@ -326,9 +327,9 @@ def test_a_group_with_a_bad_row_fails_that_row_only(make_runtime):
     rt = make_runtime(handle=False)
     if rt.ack_engine.dialect.name != "sqlite":
         pytest.skip("the group commit is SQLite's")
-    ack = storage.inbound._acknowledgement(rt.ack_engine)
+    ack = storage.acknowledgements._acknowledgement(rt.ack_engine)
     now = rt.clock()
-    group = [storage.inbound._Waiting((1, "webchat", uid, "c", {"pending": {}}, now, None, 0))
+    group = [storage.acknowledgements._Waiting((1, "webchat", uid, "c", {"pending": {}}, now, None, 0))
              for uid in ("b1", None, "b2")]
     ack.group._write(group)
     assert [w.stored for w in group] == [True, False, True]

@@ -1,5 +1,6 @@
 """`aduan run` serves the app with a production WSGI server, and /healthz answers."""
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from bot.app import create_app
 from bot.config import Settings
+from tests.faults import children
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,14 +38,7 @@ def test_healthz_reports_a_dead_dependency():
     assert r.status_code == 503 and r.get_json()["redis"] == "down"
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
-def test_aduan_run_serves_healthz_with_gunicorn_and_a_kill_9_takes_its_worker_along(tmp_path):
+def test_aduan_run_serves_healthz_with_gunicorn_replaces_a_dead_worker_and_a_kill_9_takes_it_along(tmp_path):
     port = free_port()
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/var/aduan.db"\n'
@@ -65,8 +60,22 @@ def test_aduan_run_serves_healthz_with_gunicorn_and_a_kill_9_takes_its_worker_al
         assert body is not None, "the server did not answer"
         assert '"status":"ok"' in body.replace(" ", "")
         assert server_header == "gunicorn"  # not Flask's development server
-        workers = _children(server.pid)
-        assert len(workers) == 1  # one worker: SQLite's one writer (bot.server)
+        first = children(server.pid)
+        assert len(first) == 1  # one worker: SQLite's one writer (bot.server)
+        os.kill(first[0], signal.SIGKILL)  # the worker dies: the master starts another
+        workers = []
+        for _ in range(STARTUP_TRIES):
+            workers = [w for w in children(server.pid) if w != first[0]]
+            if workers:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                    break
+                except OSError:
+                    pass
+            time.sleep(0.1)
+        assert len(workers) == 1, "no new worker"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+            assert r.status == 200
         # the master killed without a chance to stop its worker: the kernel stops it too
         server.kill()
         server.wait(10)
