@@ -100,9 +100,30 @@ def replies(engine, messages: list[tuple], wait: float = 120) -> list[float]:
             for chat, created in c.execute(select(Outbox.chat_id, func.min(Outbox.created_at))
                                            .where(Outbox.chat_id.in_(list(wanted)))
                                            .group_by(Outbox.chat_id)):
-                first[chat] = (created if created.tzinfo else created.replace(tzinfo=timezone.utc)).timestamp()
+                first[chat] = _aware(created).timestamp()
         time.sleep(0.2)
     return sorted((first[c] - wanted[c]) * 1000 if c in first else float("inf") for c in wanted)
+
+
+def stages(engine, messages: list[tuple]) -> tuple[list[float], list[float]]:
+    """Per message, in ms, sorted: planned send to stored (`received_at`: the acknowledgement's
+    share), and stored to handled (`handled_at`: the queue's and the handling's share)."""
+    from storage.models import InboundMessage
+
+    wanted = {str(chat): planned for planned, _office, chat, _ in messages}
+    acked, queued = [], []
+    with engine.connect() as c:
+        for chat, received, handled in c.execute(select(InboundMessage.chat_id, InboundMessage.received_at,
+                                                        InboundMessage.handled_at)
+                                                 .where(InboundMessage.chat_id.in_(list(wanted)))):
+            received, handled = (_aware(when).timestamp() for when in (received, handled))
+            acked.append((received - wanted[chat]) * 1000)
+            queued.append((handled - received) * 1000)
+    return sorted(acked), sorted(queued)
+
+
+def _aware(when):
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -160,6 +181,9 @@ def main() -> None:
         got = replies(engine, alone)
         figure("offices_quiet_alone_reply_p50_ms", pct(got, 50))
         figure("offices_quiet_alone_reply_p99_ms", pct(got, 99))
+        acks, queued = stages(engine, alone)
+        figure("offices_quiet_alone_stored_p99_ms", pct(acks, 99))
+        figure("offices_quiet_alone_stored_to_handled_p99_ms", pct(queued, 99))
 
         began = time.time() + 0.5
         flooded = plan(quiet, QUIET_RATE, SECONDS, began, 300_000_000)
@@ -170,6 +194,9 @@ def main() -> None:
         figure("offices_flood_backlog_after", unhandled(engine))
         figure("offices_quiet_flooded_reply_p50_ms", pct(got_flooded, 50))
         figure("offices_quiet_flooded_reply_p99_ms", pct(got_flooded, 99))
+        acks, queued = stages(engine, flooded)
+        figure("offices_quiet_flooded_stored_p99_ms", pct(acks, 99))
+        figure("offices_quiet_flooded_stored_to_handled_p99_ms", pct(queued, 99))
         figure("offices_quiet_flooded_vs_alone_p99_ratio", pct(got_flooded, 99) / max(1e-9, pct(got, 99)))
         deadline = time.time() + 600
         while unhandled(engine) and time.time() < deadline:

@@ -237,6 +237,9 @@ class InboundSettings(_Section):
     # How often an idle worker looks for stored messages another process acknowledged
     # (a message acknowledged by this same process wakes it at once).
     poll_seconds: float = Field(0.2, ge=0.01, le=10.0)
+    # Up to this many chats of one office are handled in one transaction (fewer round
+    # trips and commits; a failure redoes them one by one). 1: one transaction a message.
+    batch: int = Field(8, ge=1, le=20)
 
 
 class ServerSettings(_Section):

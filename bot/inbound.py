@@ -40,14 +40,16 @@ def _turned(items: list, turn: int) -> list:
 
 
 class InboundLoop:
-    def __init__(self, runtime, max_tries: int = 5, idle: float = 0.5):
+    def __init__(self, runtime, max_tries: int = 5, idle: float = 0.5, batch: int = 8):
         self.runtime, self.max_tries, self.idle = runtime, max_tries, idle
         # False: the chat's context read query by query, replies written one by one (the
         # reference tests/test_lean_equivalence.py compares the lean path with)
         self.lean = True
+        self.batch = batch  # chats of one office handled in one transaction (handle_batch)
         self._wake, self._stop = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
         self._rounds = 0
+        self._newest = 0  # the newest inbound id the round has seen (run_once)
         self.nudges = None  # a storage.redis_store.Nudges when web processes store apart from this one
 
     # -- one message -------------------------------------------------------------------
@@ -86,6 +88,51 @@ class InboundLoop:
             rt.wake_outbound(out_channel, out_chat)
         return True
 
+    def handle_batch(self, office_id: int, chats: list[tuple[str, str]], enough=None) -> tuple[int, list]:
+        """The lowest unhandled message of each of these chats of one office, in one
+        transaction: the chats this worker can claim and their messages read in a statement
+        each, the "handled" marks in one, one commit; how many were handled. One message's
+        failure takes the whole batch back, and its chats are then handled one by one
+        (handle_next, which counts the tries): a batch saves round trips, never changes
+        what is done. `enough(session)`, asked after each message, ends the batch early,
+        with what is done so far committed. (how many were handled, the chats the batch did
+        not come to)."""
+        if len(chats) == 1 or not self.lean:
+            return self._one_by_one(office_id, chats), []
+        rt, now = self.runtime.office(office_id), self.runtime.clock()
+        if rt is None:
+            log.error("inbound for office #%s, which is not in the offices table", office_id)
+            return 0, []
+        rest: list = []
+        try:
+            with rt.transaction() as s:
+                rows = queue.next_of_chats(s, queue.claim_chats(s, chats))
+                with queue.marks_batched(s):
+                    done = 0
+                    for row in rows:
+                        handle(s, rt.conversation, rt.officers, row, now)
+                        s.flush()  # what it added or deleted is seen by the next chats' reads
+                        done += 1
+                        if enough is not None and done < len(rows) and enough(s):
+                            reached = {(r.channel, r.chat_id) for r in rows[:done]}
+                            rest = [chat for chat in chats if chat not in reached]
+                            break
+                out = s.info.pop("outbox_chats", set())
+        except (OperationalError, InterfaceError):
+            if not self._database_answers():
+                raise
+            log.info("inbound: a batch of %s chats failed in the database; one by one", len(chats))
+            return self._one_by_one(office_id, chats), []
+        except Exception:
+            log.info("inbound: a batch of %s chats failed; one by one", len(chats), exc_info=True)
+            return self._one_by_one(office_id, chats), []
+        for out_channel, out_chat in out:
+            rt.wake_outbound(out_channel, out_chat)
+        return done, rest
+
+    def _one_by_one(self, office_id: int, chats: list[tuple[str, str]]) -> int:
+        return sum(self.handle_next(office_id, channel, chat) for channel, chat in chats)
+
     def _database_answers(self) -> bool:
         try:
             with self.runtime.engine.connect() as conn:
@@ -119,7 +166,7 @@ class InboundLoop:
         order (a chat another worker holds is passed over: storage.inbound.claim_chat)."""
         many = len(self.runtime.offices()) > 1
         with self.runtime.sessions() as s:
-            newest = queue.newest_id(s) if many else 0
+            self._newest = queue.newest_id(s) if many else 0
             plan = queue.pending_chats(s, limit=ROUND)
         self._rounds += 1
         lanes: dict[int, deque] = {}  # office -> its chats in this round
@@ -134,32 +181,60 @@ class InboundLoop:
         done = tries = 0
         while turns and tries < len(plan):  # one chat's trouble never holds up the others
             office = turns.popleft()
-            channel, chat = lanes[office].popleft()
-            if lanes[office]:
+            lane = lanes[office]
+            batch = [lane.popleft() for _ in range(min(len(lane), self.batch))]
+            if lane:
                 turns.append(office)
             else:
                 del lanes[office]
             try:
-                done += self.handle_next(office, channel, chat)
+                handled, rest = self.handle_batch(office, batch, (lambda s: self._joined(lanes, turns, office, s))
+                                                  if many else None)
             except (OperationalError, InterfaceError):
-                log.warning("inbound: the database is away; chat on %s waits", channel)
+                log.warning("inbound: the database is away; %s chats wait", len(batch))
                 return done  # every chat would fail alike: the round ends, the rows wait
-            tries += 1
+            done += handled
+            tries += len(batch) - len(rest)
+            if rest:  # the batch ended early for another office: its chats go on after it
+                if office not in lanes:
+                    lanes[office] = deque()
+                    turns.append(office)
+                lanes[office].extendleft(reversed(rest))
             if many and tries < len(plan):
-                newest = self._joined(lanes, turns, newest)
+                self._joined(lanes, turns)
         return done
 
-    def _joined(self, lanes: dict, turns: deque, newest: int) -> int:
+    def _joined(self, lanes: dict, turns: deque, busy: int | None = None, session=None) -> bool:
         """The offices with no chat left in the round that have a message now join it, at
-        the end of the turn; the newest id seen. (An office still in the round gets its
-        new chats in the next round: a burst never lengthens a round.)"""
-        with self.runtime.sessions() as s:
-            arrived = queue.arrivals_since(s, newest)
+        the end of the turn; whether any did. Asked during a batch (`busy`: its office,
+        `session`: its transaction, read through rather than another connection), the
+        offices that join go before the busy office's next turn, and the answer is whether
+        any but the busy office joined. (An office still in the round gets its new chats in
+        the next round: a burst never lengthens a round.)"""
+        if session is None:
+            with self.runtime.sessions() as s:
+                arrived = queue.arrivals_since(s, self._newest)
+        else:
+            arrived = queue.arrivals_since(session, self._newest)
+        joined = []
         for _, office, channel, chat in arrived:
             if office not in lanes:
                 lanes[office] = deque([(channel, chat)])
-                turns.append(office)
-        return arrived[-1][0] if arrived else newest
+                if busy is not None and office != busy and busy in turns:
+                    turns.insert(turns.index(busy), office)
+                else:
+                    turns.append(office)
+                if office != busy:
+                    joined.append((office, channel, chat))
+        if session is None or not joined:
+            return bool(joined)
+        # Of two workers in a burst's batches, the one that holds the newcomer's chat stops
+        # for it (the hold ends with the batch's commit, a moment before its turn); the
+        # other goes on with its batch.
+        return queue.hold_any(session, joined)
+        if arrived:
+            self._newest = arrived[-1][0]
+        return joined
 
     def drain(self, rounds: int = 10_000) -> int:
         """Handle until nothing is left that this worker can claim (tests, `--burst`)."""

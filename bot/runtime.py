@@ -214,7 +214,8 @@ class Runtime:
     # -- the loops --------------------------------------------------------------------------
     @cached_property
     def inbound(self) -> InboundLoop:
-        loop = InboundLoop(self, max_tries=self.settings.inbound.max_tries, idle=self.settings.inbound.poll_seconds)
+        inbound = self.settings.inbound
+        loop = InboundLoop(self, max_tries=inbound.max_tries, idle=inbound.poll_seconds, batch=inbound.batch)
         if self.settings.redis.url != MEMORY_URL:  # web processes of their own may store: hear them
             loop.nudges = self.nudges
         return loop

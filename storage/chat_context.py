@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, event, func, select, tuple_
 from sqlalchemy.orm import Session, joinedload
 
 from storage.models import CitizenIdentity, Dialog, InboundMessage, OfficerIdentity, Outbox
@@ -37,23 +37,49 @@ def next_with_context(session: Session, channel: str, chat_id: str):
     return found  # the message's columns by name (id, channel, chat_id, payload)
 
 
+def next_of_chats(session: Session, office_id: int, chats: list[tuple[str, str]]) -> dict:
+    """next_with_context for several chats of the office in one statement: {(channel,
+    chat): the chat's lowest unhandled message}, with each chat's context kept."""
+    if not chats:
+        return {}
+    found = {}
+    kept = _kept(session)
+    for row in session.execute(_statement(many=True), {"office": office_id, "chats": chats}):
+        channel, chat_id = row[1], row[2]
+        officer_identity, citizen_identity, dialog, payload = row[4:]
+        kept.update({("officer_identity", channel, chat_id): officer_identity,
+                     ("citizen_identity", channel, chat_id): citizen_identity,
+                     ("dialog", channel, chat_id): dialog, ("question", channel, chat_id): payload})
+        found[(channel, chat_id)] = row
+    return found
+
+
 @cache
-def _statement():
-    """Built once (building it is a third of its cost): the chat is bound at execution."""
+def _statement(many: bool = False):
+    """Built once (building it is a third of its cost): the chat is bound at execution
+    (`many`: the office and a list of chats; each chat's lowest unhandled message)."""
     question = (select(Outbox.payload)
                 .where(Outbox.channel == InboundMessage.channel, Outbox.chat_id == InboundMessage.chat_id,
                        Outbox.status == SENT)
                 .order_by(Outbox.id.desc()).limit(1).correlate(InboundMessage).scalar_subquery())
     message = (InboundMessage.id, InboundMessage.channel, InboundMessage.chat_id, InboundMessage.payload)
-    return (select(*message, OfficerIdentity, CitizenIdentity, Dialog, question)
-            .outerjoin(OfficerIdentity, and_(OfficerIdentity.channel == InboundMessage.channel,
-                                             OfficerIdentity.external_id == InboundMessage.chat_id))
-            .outerjoin(CitizenIdentity, and_(CitizenIdentity.channel == InboundMessage.channel,
-                                             CitizenIdentity.external_id == InboundMessage.chat_id))
-            .outerjoin(Dialog, and_(Dialog.channel == InboundMessage.channel, Dialog.chat_id == InboundMessage.chat_id))
-            .options(joinedload(OfficerIdentity.officer), joinedload(CitizenIdentity.citizen))
-            .where(InboundMessage.channel == bindparam("channel"), InboundMessage.chat_id == bindparam("chat_id"),
-                   InboundMessage.handled_at.is_(None))
+    statement = (select(*message, OfficerIdentity, CitizenIdentity, Dialog, question)
+                 .outerjoin(OfficerIdentity, and_(OfficerIdentity.channel == InboundMessage.channel,
+                                                  OfficerIdentity.external_id == InboundMessage.chat_id))
+                 .outerjoin(CitizenIdentity, and_(CitizenIdentity.channel == InboundMessage.channel,
+                                                  CitizenIdentity.external_id == InboundMessage.chat_id))
+                 .outerjoin(Dialog, and_(Dialog.channel == InboundMessage.channel,
+                                         Dialog.chat_id == InboundMessage.chat_id))
+                 .options(joinedload(OfficerIdentity.officer), joinedload(CitizenIdentity.citizen)))
+    if many:
+        firsts = (select(func.min(InboundMessage.id))
+                  .where(InboundMessage.office_id == bindparam("office"), InboundMessage.handled_at.is_(None),
+                         tuple_(InboundMessage.channel, InboundMessage.chat_id).in_(
+                             bindparam("chats", expanding=True)))
+                  .group_by(InboundMessage.channel, InboundMessage.chat_id))
+        return statement.where(InboundMessage.id.in_(firsts)).order_by(InboundMessage.id)
+    return (statement.where(InboundMessage.channel == bindparam("channel"),
+                            InboundMessage.chat_id == bindparam("chat_id"), InboundMessage.handled_at.is_(None))
             .order_by(InboundMessage.id).limit(1))
 
 
@@ -64,6 +90,25 @@ def take(session: Session, what: str, channel: str, chat_id: str) -> tuple[bool,
     if kept is None or (what, channel, chat_id) not in kept:
         return False, None
     return True, kept.pop((what, channel, chat_id))
+
+
+@event.listens_for(Session, "before_flush")
+def _forget_changed_chats(session: Session, _context, _instances) -> None:
+    """A chat whose identity or dialog row was added or deleted in this transaction (an
+    earlier message of a worker's batch, say an officer's walk-in record for that number)
+    is read afresh: what was read with its message no longer is what is there."""
+    kept = _kept(session, create=False)
+    if not kept:
+        return
+    for obj in (*session.new, *session.deleted):
+        if isinstance(obj, Dialog):
+            chat = (obj.channel, obj.chat_id)
+        elif isinstance(obj, (CitizenIdentity, OfficerIdentity)):
+            chat = (obj.channel, obj.external_id)
+        else:
+            continue
+        for what in ("officer_identity", "citizen_identity", "dialog"):
+            kept.pop((what, *chat), None)
 
 
 def _kept(session: Session, create: bool = True) -> dict | None:

@@ -26,9 +26,11 @@ unhandled id of the chat, after the lock, so it sees every commit before it.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import fields
 from datetime import datetime
 from functools import cache
+from typing import Iterator
 
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session
@@ -143,15 +145,17 @@ def newest_id(session: Session) -> int:
 
 def arrivals_since(session: Session, after_id: int, limit: int = 100) -> list[tuple[int, int, str, str]]:
     """(id, office, channel, chat) of the unhandled messages stored after `after_id`, in id
-    order: what came in during a round (a range of the primary key, a few rows)."""
-    return [tuple(row) for row in session.execute(_arrivals_statement(), {"after": after_id, "limit": limit})]
+    order, of every office (even through an office's session: a worker in one office's
+    batch asks what came in for the others): a range of the primary key, a few rows."""
+    return [tuple(row) for row in session.connection().execute(_arrivals_statement(),
+                                                               {"after": after_id, "limit": limit})]
 
 
 @cache
 def _arrivals_statement():
-    return (select(InboundMessage.id, InboundMessage.office_id, InboundMessage.channel, InboundMessage.chat_id)
-            .where(InboundMessage.id > bindparam("after"), InboundMessage.handled_at.is_(None))
-            .order_by(InboundMessage.id).limit(bindparam("limit")))
+    c = InboundMessage.__table__.c  # Core: not scoped to the session's office
+    return (select(c.id, c.office_id, c.channel, c.chat_id)
+            .where(c.id > bindparam("after"), c.handled_at.is_(None)).order_by(c.id).limit(bindparam("limit")))
 
 
 def claim_chat(session: Session, channel: str, chat_id: str) -> bool:
@@ -161,6 +165,36 @@ def claim_chat(session: Session, channel: str, chat_id: str) -> bool:
         return True  # BEGIN IMMEDIATE: this transaction is the only writer
     return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"),
                                {"key": chat_key(office_of(session), channel, chat_id)}))
+
+
+def claim_chats(session: Session, chats: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """claim_chat for several chats in one statement: those this worker now holds."""
+    if session.get_bind().dialect.name != "postgresql" or not chats:
+        return list(chats)
+    office = office_of(session)
+    keys = {chat_key(office, channel, chat_id): (channel, chat_id) for channel, chat_id in chats}
+    held = set(session.scalars(_claim_statement(), {"keys": list(keys)}))
+    return [chat for key, chat in keys.items() if key in held]
+
+
+def hold_any(session: Session, chats: list[tuple[int, str, str]]) -> bool:
+    """Whether this transaction could hold (claim_chat's lock) any of these (office,
+    channel, chat): on SQLite this transaction is the one writer anyway."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.scalars(_claim_statement(), {"keys": [chat_key(*chat) for chat in chats]}).first())
+
+
+@cache
+def _claim_statement():
+    return text("SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k WHERE pg_try_advisory_xact_lock(k)")
+
+
+def next_of_chats(session: Session, chats: list[tuple[str, str]]) -> list:
+    """next_of_chat (with context) for several claimed chats in one statement, in the
+    order of `chats` (those with nothing left are left out)."""
+    found = chat_context.next_of_chats(session, office_of(session), chats)
+    return [found[chat] for chat in chats if chat in found]
 
 
 def next_of_chat(session: Session, channel: str, chat_id: str, with_context: bool = True):
@@ -183,15 +217,37 @@ def is_handled(session: Session, channel: str, provider_message_id: str) -> bool
 
 def mark_handled(session: Session, row, inbound: Inbound | None, now: datetime) -> None:
     """Handled: the payload is reduced to its outline in the same transaction (one UPDATE
-    by id; nothing reads the row afterwards in this transaction)."""
-    session.execute(_mark_statement(), {"row_id": row.id, "outline": outline(inbound), "now": now})
+    by id; nothing reads the row afterwards in this transaction). Inside marks_batched,
+    kept and written with the others at the block's end."""
+    mark = {"row_id": row.id, "outline": outline(inbound), "now": now}
+    if (marks := session.info.get(_MARKS)) is not None:
+        marks.append(mark)
+    else:
+        session.connection().execute(_mark_statement(), mark)
+
+
+_MARKS = "inbound_marks"
+
+
+@contextmanager
+def marks_batched(session: Session) -> Iterator[None]:
+    """Within the block, the "handled" marks go in one statement at its end (a worker's
+    batch of chats: storage reads none of them back before)."""
+    marks = session.info[_MARKS] = []
+    try:
+        yield
+        if marks:
+            session.connection().execute(_mark_statement(), marks)
+    finally:
+        del session.info[_MARKS]
 
 
 @cache
 def _mark_statement():
-    return (update(InboundMessage).where(InboundMessage.id == bindparam("row_id"))
-            .values(payload=bindparam("outline"), handled_at=bindparam("now"))
-            .execution_options(synchronize_session=False))
+    # Core: the id is the row's, whatever the office
+    table = InboundMessage.__table__
+    return (table.update().where(table.c.id == bindparam("row_id"))
+            .values(payload=bindparam("outline"), handled_at=bindparam("now")))
 
 
 def failed(session: Session, row_id: int, max_tries: int, now: datetime) -> InboundMessage | None:

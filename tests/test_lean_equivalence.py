@@ -2,10 +2,11 @@
 complaints step by step on Telegram, WhatsApp and the web chat, typed answers to the last
 question, status checks, cancelled and expired forms; officers enrolling, listing,
 verifying, disposing, asking, answering, noting; citizens accepting an answer) are handled
-through the lean path (bot.inbound.InboundLoop.lean: the chat's identities, dialog and
-last question read with its message in one statement, a message's replies written in one
-statement) and through the reference path (each reader queries for itself, the replies
-one row at a time), each on the emptied database with the same clock and the same codes;
+through the lean path (bot.inbound.InboundLoop.lean: up to eight chats' messages in one
+transaction, read with each chat's identities, dialog and last question in one statement,
+a message's replies written in one statement, the batch's "handled" marks in one) and
+through the reference path (a transaction a message, each reader queries for itself, the
+replies one row at a time), each on the emptied database with the same clock and the same codes;
 afterwards every table's rows, all columns, must be equal."""
 import random
 import secrets
