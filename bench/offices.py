@@ -10,6 +10,11 @@ a slow server cannot hide its queueing) to the `created_at` of its first reply r
   second each, the tenth idle.
 - `offices_quiet_flooded_reply_p50_ms` / `_p99_ms`: the same, while the tenth (the first
   office) offers FLOOD_RATE a second, more than the workers can handle: its backlog grows.
+- `..._stored_p99_ms` / `..._stored_to_handled_p99_ms`: the same latency's two parts, from
+  the inbound rows: planned send to stored (`received_at`: the acknowledgement) and stored
+  to handled (`handled_at`: the queue and the handling).
+- `offices_flood_backlog_after`: the flood's messages still unhandled when it stops (what
+  the workers could not keep up with while it lasted).
 - `offices_quiet_flooded_vs_alone_p99_ratio`: the goal is at most 2.
 - `offices_acked_never_handled`: every acknowledged message is handled once the flood has
   drained (goal 0).

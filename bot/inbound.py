@@ -46,6 +46,7 @@ class InboundLoop:
         # reference tests/test_lean_equivalence.py compares the lean path with)
         self.lean = True
         self.batch = batch  # chats of one office handled in one transaction (handle_batch)
+        self.yields = True  # one message a transaction while this process acknowledges (_batch_size)
         self._wake, self._stop = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
         self._rounds = 0
@@ -111,7 +112,6 @@ class InboundLoop:
                     done = 0
                     for row in rows:
                         handle(s, rt.conversation, rt.officers, row, now)
-                        s.flush()  # what it added or deleted is seen by the next chats' reads
                         done += 1
                         if enough is not None and done < len(rows) and enough(s):
                             reached = {(r.channel, r.chat_id) for r in rows[:done]}
@@ -182,7 +182,7 @@ class InboundLoop:
         while turns and tries < len(plan):  # one chat's trouble never holds up the others
             office = turns.popleft()
             lane = lanes[office]
-            batch = [lane.popleft() for _ in range(min(len(lane), self.batch))]
+            batch = [lane.popleft() for _ in range(min(len(lane), self._batch_size()))]
             if lane:
                 turns.append(office)
             else:
@@ -203,6 +203,15 @@ class InboundLoop:
             if many and tries < len(plan):
                 self._joined(lanes, turns)
         return done
+
+    def _batch_size(self) -> int:
+        """self.batch, or one message a transaction while this same process's webhooks are
+        acknowledging (`aduan run`): a batch holds the interpreter and SQLite's one writer
+        the longer, and acknowledging comes first. (An `aduan worker` acknowledges
+        nothing: its batches are whole.)"""
+        if self.batch > 1 and self.yields and self.runtime.acknowledging():
+            return 1
+        return self.batch
 
     def _joined(self, lanes: dict, turns: deque, busy: int | None = None, session=None) -> bool:
         """The offices with no chat left in the round that have a message now join it, at

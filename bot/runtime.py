@@ -32,6 +32,7 @@ from bot.offices import office_settings, whatsapp_number
 from bot.outbound import Dispatcher, Housekeeping, OutboundLoop
 from bot.worker import enqueue_drain, rq_connection
 from flows.workflow import Workflow
+from storage.acknowledgements import acknowledging
 from storage.base import FIRST_OFFICE
 from storage.db import make_engine, make_sessionmaker, transaction
 from storage.limits import MessageRate
@@ -58,6 +59,11 @@ class Runtime:
     @cached_property
     def engine(self):
         return make_engine(self.settings.database.url)
+
+    def acknowledging(self) -> bool:
+        """Whether this process's webhooks stored a delivery a moment ago (an `aduan
+        worker`, which serves none, never)."""
+        return "ack_engine" in self.__dict__ and acknowledging(self.ack_engine)
 
     @cached_property
     def ack_engine(self):

@@ -85,28 +85,41 @@ def _statement(many: bool = False):
 
 def take(session: Session, what: str, channel: str, chat_id: str) -> tuple[bool, object]:
     """(True, the value read with the message) the first time it is asked for in this
-    transaction; (False, None) otherwise: query it."""
+    transaction; (False, None) otherwise: query it. Also (False, None) once the chat's
+    identity or dialog row has been added or deleted since the read (an earlier message of
+    a worker's batch, say an officer's walk-in record for that number): what was read no
+    longer is what is there."""
     kept = _kept(session, create=False)
     if kept is None or (what, channel, chat_id) not in kept:
+        return False, None
+    if (channel, chat_id) in _changed_chats(session.new, session.deleted):  # not flushed yet
+        _forget(kept, [(channel, chat_id)])
         return False, None
     return True, kept.pop((what, channel, chat_id))
 
 
 @event.listens_for(Session, "before_flush")
-def _forget_changed_chats(session: Session, _context, _instances) -> None:
-    """A chat whose identity or dialog row was added or deleted in this transaction (an
-    earlier message of a worker's batch, say an officer's walk-in record for that number)
-    is read afresh: what was read with its message no longer is what is there."""
+def _forget_flushed(session: Session, _context, _instances) -> None:
+    """The changed chats of a flush are forgotten before they leave session.new and
+    session.deleted (take() looks there for the rest)."""
     kept = _kept(session, create=False)
-    if not kept:
-        return
-    for obj in (*session.new, *session.deleted):
-        if isinstance(obj, Dialog):
-            chat = (obj.channel, obj.chat_id)
-        elif isinstance(obj, (CitizenIdentity, OfficerIdentity)):
-            chat = (obj.channel, obj.external_id)
-        else:
-            continue
+    if kept:
+        _forget(kept, _changed_chats(session.new, session.deleted))
+
+
+def _changed_chats(*objects) -> set[tuple[str, str]]:
+    chats = set()
+    for group in objects:
+        for obj in group:
+            if isinstance(obj, Dialog):
+                chats.add((obj.channel, obj.chat_id))
+            elif isinstance(obj, (CitizenIdentity, OfficerIdentity)):
+                chats.add((obj.channel, obj.external_id))
+    return chats
+
+
+def _forget(kept: dict, chats) -> None:
+    for chat in chats:
         for what in ("officer_identity", "citizen_identity", "dialog"):
             kept.pop((what, *chat), None)
 
