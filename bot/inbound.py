@@ -112,6 +112,7 @@ class InboundLoop:
                     done = 0
                     for row in rows:
                         handle(s, rt.conversation, rt.officers, row, now)
+                        queue.message_done(s)  # what it changed of the next chats is read again
                         done += 1
                         if enough is not None and done < len(rows) and enough(s):
                             reached = {(r.channel, r.chat_id) for r in rows[:done]}

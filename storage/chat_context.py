@@ -44,6 +44,7 @@ def next_of_chats(session: Session, office_id: int, chats: list[tuple[str, str]]
         return {}
     found = {}
     kept = _kept(session)
+    session.info.pop(_CHANGED, None)
     for row in session.execute(_statement(many=True), {"office": office_id, "chats": chats}):
         channel, chat_id = row[1], row[2]
         officer_identity, citizen_identity, dialog, payload = row[4:]
@@ -85,26 +86,39 @@ def _statement(many: bool = False):
 
 def take(session: Session, what: str, channel: str, chat_id: str) -> tuple[bool, object]:
     """(True, the value read with the message) the first time it is asked for in this
-    transaction; (False, None) otherwise: query it. Also (False, None) once the chat's
-    identity or dialog row has been added or deleted since the read (an earlier message of
-    a worker's batch, say an officer's walk-in record for that number): what was read no
-    longer is what is there."""
+    transaction; (False, None) otherwise: query it."""
     kept = _kept(session, create=False)
     if kept is None or (what, channel, chat_id) not in kept:
-        return False, None
-    if (channel, chat_id) in _changed_chats(session.new, session.deleted):  # not flushed yet
-        _forget(kept, [(channel, chat_id)])
         return False, None
     return True, kept.pop((what, channel, chat_id))
 
 
-@event.listens_for(Session, "before_flush")
-def _forget_flushed(session: Session, _context, _instances) -> None:
-    """The changed chats of a flush are forgotten before they leave session.new and
-    session.deleted (take() looks there for the rest)."""
+def message_done(session: Session) -> None:
+    """Between two messages of a worker's batch: the chats whose identity or dialog row the
+    message added or deleted (flushed or not; say an officer's walk-in record for a
+    number) are read afresh by their own handling, since what was read with the batch no
+    longer is what is there. (A message's changes to its own chat never hide its own
+    reads: that chat's reads are done.)"""
     kept = _kept(session, create=False)
-    if kept:
-        _forget(kept, _changed_chats(session.new, session.deleted))
+    if kept is None:
+        return
+    changed = session.info.pop(_CHANGED, set()) | _changed_chats(session.new, session.deleted)
+    for chat in changed:
+        for what in ("officer_identity", "citizen_identity", "dialog"):
+            kept.pop((what, *chat), None)
+
+
+_CHANGED = "chat_context_changed"
+
+
+@event.listens_for(Session, "before_flush")
+def _note_changed(session: Session, _context, _instances) -> None:
+    """What a flush adds or deletes leaves session.new and session.deleted: noted for
+    message_done."""
+    if _kept(session, create=False):
+        changed = _changed_chats(session.new, session.deleted)
+        if changed:
+            session.info.setdefault(_CHANGED, set()).update(changed)
 
 
 def _changed_chats(*objects) -> set[tuple[str, str]]:
@@ -116,12 +130,6 @@ def _changed_chats(*objects) -> set[tuple[str, str]]:
             elif isinstance(obj, (CitizenIdentity, OfficerIdentity)):
                 chats.add((obj.channel, obj.external_id))
     return chats
-
-
-def _forget(kept: dict, chats) -> None:
-    for chat in chats:
-        for what in ("officer_identity", "citizen_identity", "dialog"):
-            kept.pop((what, *chat), None)
 
 
 def _kept(session: Session, create: bool = True) -> dict | None:

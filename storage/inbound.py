@@ -197,6 +197,11 @@ def next_of_chats(session: Session, chats: list[tuple[str, str]]) -> list:
     return [found[chat] for chat in chats if chat in found]
 
 
+def message_done(session: Session) -> None:
+    """Between two messages of a batch (storage.chat_context.message_done)."""
+    chat_context.message_done(session)
+
+
 def next_of_chat(session: Session, channel: str, chat_id: str, with_context: bool = True):
     """The chat's lowest unhandled message (call it with the chat claimed): its id, channel,
     chat id and payload. With its context: read in the same statement as what handling
