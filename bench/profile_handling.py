@@ -3,7 +3,7 @@ from many chats is stored (as the webhook does), then drained by the inbound loo
 Figures: wall and CPU microseconds a message, on SQLite and on PostgreSQL; with
 `--profile` the cProfile table of the drain (by own time and by cumulative time).
 
-    python -m bench.profile_handling [--profile] [--chats 100] [--only sqlite|pg]
+    python -m bench.profile_handling [--profile] [--chats 100] [--only sqlite|pg] [--batch 8]
 """
 from __future__ import annotations
 
@@ -30,11 +30,12 @@ def runtime_on(url: str):
     return rt
 
 
-def run(label: str, url: str, chats: int, profile: bool, lean: bool = True) -> None:
+def run(label: str, url: str, chats: int, profile: bool, lean: bool = True, batch: int = 8) -> None:
     from bot.channels.telegram import parse_update
 
     rt = runtime_on(url)
-    rt.inbound.lean = lean
+    rt.inbound.lean, rt.inbound.batch = lean, batch
+    rt.inbound.yields = False  # the messages were stored by this process a moment ago: batches all the same
     # warm up: the first message of a process builds caches (workflow, locale files, statements)
     for u in updates(1, 100):
         rt.receive("telegram", *parse_update(u)[:2], u)
@@ -67,16 +68,19 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--chats", type=int, default=100)
     parser.add_argument("--only", choices=("sqlite", "pg"))
+    parser.add_argument("--batch", type=int, default=8, help="chats a transaction (inbound.batch)")
     parser.add_argument("--reference", action="store_true",
                         help="also the reference path (context query by query, replies one by one)")
     args = parser.parse_args()
     os.chdir(tempfile.mkdtemp())
     for lean in (True, False) if args.reference else (True,):
-        suffix = "" if lean else "_reference"
+        suffix = ("" if lean else "_reference") + (f"_batch_{args.batch}" if args.batch != 8 else "")
         if args.only != "pg":
-            run(f"sqlite{suffix}", f"sqlite:///{os.getcwd()}/profile{suffix}.db", args.chats, args.profile, lean)
+            run(f"sqlite{suffix}", f"sqlite:///{os.getcwd()}/profile{suffix}.db", args.chats, args.profile, lean,
+                args.batch)
         if args.only != "sqlite":
-            run(f"pg{suffix}", fresh_database(PG_ADMIN, "aduan_bench_profile"), args.chats, args.profile, lean)
+            run(f"pg{suffix}", fresh_database(PG_ADMIN, "aduan_bench_profile"), args.chats, args.profile, lean,
+                args.batch)
 
 
 if __name__ == "__main__":

@@ -108,7 +108,7 @@ class InboundLoop:
         try:
             with rt.transaction() as s:
                 rows = queue.next_of_chats(s, queue.claim_chats(s, chats))
-                with queue.marks_batched(s):
+                with queue.batched(s):
                     done = 0
                     for row in rows:
                         handle(s, rt.conversation, rt.officers, row, now)
@@ -183,7 +183,7 @@ class InboundLoop:
         while turns and tries < len(plan):  # one chat's trouble never holds up the others
             office = turns.popleft()
             lane = lanes[office]
-            batch = [lane.popleft() for _ in range(min(len(lane), self._batch_size()))]
+            batch = [lane.popleft() for _ in range(min(len(lane), self._batch_size(len(plan))))]
             if lane:
                 turns.append(office)
             else:
@@ -205,14 +205,15 @@ class InboundLoop:
                 self._joined(lanes, turns)
         return done
 
-    def _batch_size(self) -> int:
-        """self.batch, or one message a transaction while this same process's webhooks are
-        acknowledging (`aduan run`): a batch holds the interpreter and SQLite's one writer
-        the longer, and acknowledging comes first. (An `aduan worker` acknowledges
-        nothing: its batches are whole.)"""
+    def _batch_size(self, planned: int) -> int:
+        """self.batch, but at most half the chats of the round (a few chats with work are
+        left for another worker to take side by side, not all claimed by one batch), and
+        one message a transaction while this same process's webhooks are acknowledging
+        (`aduan run`): a batch holds the interpreter and SQLite's one writer the longer,
+        and acknowledging comes first. (An `aduan worker` acknowledges nothing.)"""
         if self.batch > 1 and self.yields and self.runtime.acknowledging():
             return 1
-        return self.batch
+        return max(1, min(self.batch, planned // 2))
 
     def _joined(self, lanes: dict, turns: deque, busy: int | None = None, session=None) -> bool:
         """The offices with no chat left in the round that have a message now join it, at

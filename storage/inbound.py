@@ -36,7 +36,7 @@ from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from flows.messages import Attachment, Inbound
-from storage import chat_context
+from storage import chat_context, outbox
 from storage.db import chat_key
 from storage.models import InboundMessage
 from storage.scoping import office_of
@@ -222,7 +222,7 @@ def is_handled(session: Session, channel: str, provider_message_id: str) -> bool
 
 def mark_handled(session: Session, row, inbound: Inbound | None, now: datetime) -> None:
     """Handled: the payload is reduced to its outline in the same transaction (one UPDATE
-    by id; nothing reads the row afterwards in this transaction). Inside marks_batched,
+    by id; nothing reads the row afterwards in this transaction). Inside batched,
     kept and written with the others at the block's end."""
     mark = {"row_id": row.id, "outline": outline(inbound), "now": now}
     if (marks := session.info.get(_MARKS)) is not None:
@@ -235,12 +235,14 @@ _MARKS = "inbound_marks"
 
 
 @contextmanager
-def marks_batched(session: Session) -> Iterator[None]:
-    """Within the block, the "handled" marks go in one statement at its end (a worker's
-    batch of chats: storage reads none of them back before)."""
+def batched(session: Session) -> Iterator[None]:
+    """A worker's batch of chats: within the block, the "handled" marks go in one
+    statement at its end (nothing reads them back before), and the replies of all its
+    messages in one (storage.outbox.batched)."""
     marks = session.info[_MARKS] = []
     try:
-        yield
+        with outbox.batched(session):
+            yield
         if marks:
             session.connection().execute(_mark_statement(), marks)
     finally:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Iterator
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import event, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from flows.messages import Reply
@@ -54,8 +54,14 @@ def enqueue(session: Session, channel: str, chat_id: str, reply: Reply, *,
 def batched(session: Session) -> Iterator[None]:
     """Within the block, enqueue() keeps its rows and writes them all in one statement at
     the end, in the order they were queued: a scheduler tick writes thousands of reminders
-    (an executemany is a fifth of the time of as many ORM objects). Nothing inside may
-    expect to read them back before the block ends."""
+    (an executemany is a fifth of the time of as many ORM objects), a worker's batch the
+    replies of several messages. Any ORM statement on the outbox inside the block (a
+    privacy erasure clearing a chat's rows, a web chat session ended) writes the rows kept
+    so far first, as autoflush does for objects, so it sees them. Inside another batched
+    block, the rows go with the outer block's."""
+    if session.info.get(_BATCH) is not None:
+        yield
+        return
     rows = session.info[_BATCH] = []
     try:
         yield
@@ -63,6 +69,15 @@ def batched(session: Session) -> Iterator[None]:
             _write(session, rows)
     finally:
         del session.info[_BATCH]
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _kept_rows_first(state) -> None:
+    rows = state.session.info.get(_BATCH)
+    if rows and any(mapper.class_ is Outbox for mapper in state.all_mappers):
+        kept = list(rows)
+        rows.clear()
+        _write(state.session, kept)
 
 
 def _write(session: Session, rows: list[dict]) -> None:

@@ -278,13 +278,14 @@ def test_a_batch_ends_early_for_another_office_s_message(make_runtime, monkeypat
 
 
 def test_a_batch_is_one_transaction_with_the_same_effects_as_one_by_one(make_runtime):
-    """Six chats' messages in one round: one commit for the batch, and each chat's replies
-    are those the same message gets handled alone."""
+    """Six chats' messages in one round: two batches of three (a batch takes at most half
+    the round's chats, leaving the rest to another worker), a commit each, and each
+    chat's replies are those the same message gets handled alone."""
     rt = make_runtime(handle=False, inbound={"batch": 8})
     for n in range(6):
         rt.receive("webchat", f"b{n}:1", Inbound("webchat", f"w-b{n}", f"b{n}:1", text="/mulai"), {})
     time.sleep(0.15)  # the webhooks of this process are quiet again: batches are whole
-    assert len(commits_of(rt, rt.inbound.run_once, 6)) == 1
+    assert len(commits_of(rt, rt.inbound.run_once, 6)) == 2
     rt.inbound.batch = 1
     rt.receive("webchat", "alone:1", Inbound("webchat", "w-alone", "alone:1", text="/mulai"), {})
     assert rt.inbound.run_once() == 1
@@ -321,7 +322,7 @@ def test_while_this_process_acknowledges_its_loop_takes_a_message_a_transaction(
     for n in range(4):
         rt.receive("webchat", f"y{n}:2", Inbound("webchat", f"w-y{n}", f"y{n}:2", text="/status"), {})
     time.sleep(0.15)
-    assert len(commits_of(rt, rt.inbound.run_once, 4)) == 1
+    assert len(commits_of(rt, rt.inbound.run_once, 4)) == 2  # two batches of two
 
 
 def test_a_failing_message_takes_its_batch_back_and_the_others_are_handled_once(make_runtime, monkeypatch):
@@ -339,11 +340,11 @@ def test_a_failing_message_takes_its_batch_back_and_the_others_are_handled_once(
         return result
 
     monkeypatch.setattr(handlers.inbound, "route", fragile)
-    for chat in ("w-a", "w-racun", "w-b"):
+    for chat in ("w-a", "w-racun", "w-b", "w-c", "w-d", "w-e"):  # batches of three
         rt.receive("webchat", f"{chat}:1", Inbound("webchat", chat, f"{chat}:1", text="/mulai"), {})
-    assert rt.inbound.run_once() == 2
-    a, b = ([o.payload for o in rows(rt, Outbox, chat_id=chat)] for chat in ("w-a", "w-b"))
-    assert a and a == b  # once each: the batch's attempt left nothing
+    assert rt.inbound.run_once() == 5
+    a, *others = ([o.payload for o in rows(rt, Outbox, chat_id=chat)] for chat in ("w-a", "w-b", "w-c", "w-d", "w-e"))
+    assert a and all(o == a for o in others)  # once each: the failed batch's attempt left nothing
     [bad] = rows(rt, chat_id="w-racun")
     assert bad.handled_at is None and bad.tries == 1 and rows(rt, Outbox, chat_id="w-racun") == []
 
@@ -371,6 +372,25 @@ def test_a_chat_s_context_read_with_the_batch_is_read_again_once_its_rows_change
         assert dialogs.load(s, "webchat", "w-y", now) == {"step": "lain"}
         assert dialogs.load(s, "webchat", "w-x", now) == {"step": "lain"}
         s.rollback()
+
+
+def test_a_batch_s_replies_kept_for_one_statement_are_seen_by_any_outbox_query(make_runtime):
+    """A batch writes its messages' replies in one statement at its end; a query on the
+    outbox before then (a later message's erasure clearing its chat's rows, a web chat
+    session ended) writes them first, so it finds them."""
+    from flows.messages import Reply
+    from storage.outbox import enqueue
+
+    rt = make_runtime(handle=False)
+    with rt.transaction() as s:
+        with storage.inbound.batched(s):
+            enqueue(s, "webchat", "w-kept", Reply("jawaban petugas"), now=rt.clock())
+            enqueue(s, "webchat", "w-kept", Reply("pesan kedua"), now=rt.clock())
+            found = s.scalars(select(Outbox.payload).where(Outbox.chat_id == "w-kept").order_by(Outbox.id)).all()
+            assert [p["text"] for p in found] == ["jawaban petugas", "pesan kedua"]
+            enqueue(s, "webchat", "w-kept", Reply("sesudahnya"), now=rt.clock())
+    assert [o.payload["text"] for o in rows(rt, Outbox, chat_id="w-kept")] == [
+        "jawaban petugas", "pesan kedua", "sesudahnya"]  # each once, in order
 
 
 def test_a_chat_with_a_long_backlog_at_its_office_s_head_hides_no_other_chat(make_runtime):
