@@ -237,15 +237,14 @@ class InboundLoop:
                     turns.append(office)
                 if office != busy:
                     joined.append((office, channel, chat))
+        if arrived:
+            self._newest = arrived[-1][0]
         if session is None or not joined:
             return bool(joined)
         # Of two workers in a burst's batches, the one that holds the newcomer's chat stops
         # for it (the hold ends with the batch's commit, a moment before its turn); the
         # other goes on with its batch.
         return queue.hold_any(session, joined)
-        if arrived:
-            self._newest = arrived[-1][0]
-        return joined
 
     def drain(self, rounds: int = 10_000) -> int:
         """Handle until nothing is left that this worker can claim (tests, `--burst`)."""

@@ -241,6 +241,38 @@ def test_an_office_s_message_arriving_mid_round_is_served_before_the_burst_s_res
     assert len(order) == ROUND
 
 
+def test_an_office_s_message_behind_many_arrivals_of_the_burst_is_still_seen_mid_round(make_runtime, monkeypatch):
+    """Each look at what arrived goes on from the newest message the last look saw: an
+    office's message stored behind more of the burst's arrivals than one look reads is
+    seen at the next look, within the round."""
+    from bot.inbound import ROUND, InboundLoop
+    from storage.offices import add_office
+
+    rt = make_runtime(handle=False, inbound={"batch": 1})
+    with rt.transaction() as s:
+        quiet = add_office(s, "sepi", {"office": {"name": "Kantor Sepi"}}).id
+
+    def put(office, chat, n):
+        storage.acknowledgements.store(rt.ack_engine, office, "webchat", f"m{n}",
+                                       Inbound("webchat", chat, f"m{n}", text="halo"), rt.clock())
+
+    for n in range(3 * ROUND):
+        put(1, f"flood-{n}", n)
+    order, handle_next = [], InboundLoop.handle_next
+
+    def recorded(self, office_id, channel, chat_id):
+        order.append(chat_id)
+        if len(order) == 2:
+            for n in range(150):  # more than one look reads (storage.inbound.arrivals_since)
+                put(1, f"flood-late-{n}", 1000 + n)
+            put(quiet, "q-1", 2000)
+        return handle_next(self, office_id, channel, chat_id)
+
+    monkeypatch.setattr(InboundLoop, "handle_next", recorded)
+    rt.inbound.run_once()
+    assert "q-1" in order[2:6], order
+
+
 def test_a_batch_ends_early_for_another_office_s_message(make_runtime, monkeypatch):
     """A worker handles a burst's chats a batch at a time (one transaction); another
     office's message committed meanwhile ends the batch after the message in hand, with
