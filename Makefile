@@ -41,3 +41,4 @@ bench: install
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.offices
+	$(BIN)/python -m bench.flood_workers
