@@ -244,7 +244,8 @@ def test_an_office_s_message_arriving_mid_round_is_served_before_the_burst_s_res
 def test_an_office_s_message_behind_many_arrivals_of_the_burst_is_still_seen_mid_round(make_runtime, monkeypatch):
     """Each look at what arrived goes on from the newest message the last look saw: an
     office's message stored behind more of the burst's arrivals than one look reads is
-    seen at the next look, within the round."""
+    seen at the next look, within the round. (Chat names of its own: PostgreSQL's
+    advisory locks are the database's, shared by the tests running beside it.)"""
     from bot.inbound import ROUND, InboundLoop
     from storage.offices import add_office
 
@@ -257,20 +258,20 @@ def test_an_office_s_message_behind_many_arrivals_of_the_burst_is_still_seen_mid
                                        Inbound("webchat", chat, f"m{n}", text="halo"), rt.clock())
 
     for n in range(3 * ROUND):
-        put(1, f"flood-{n}", n)
+        put(1, f"busy-{n}", n)
     order, handle_next = [], InboundLoop.handle_next
 
     def recorded(self, office_id, channel, chat_id):
         order.append(chat_id)
         if len(order) == 2:
             for n in range(150):  # more than one look reads (storage.inbound.arrivals_since)
-                put(1, f"flood-late-{n}", 1000 + n)
-            put(quiet, "q-1", 2000)
+                put(1, f"busy-late-{n}", 1000 + n)
+            put(quiet, "q-many", 2000)
         return handle_next(self, office_id, channel, chat_id)
 
     monkeypatch.setattr(InboundLoop, "handle_next", recorded)
     rt.inbound.run_once()
-    assert "q-1" in order[2:6], order
+    assert "q-many" in order[2:6], order
 
 
 def test_a_batch_ends_early_for_another_office_s_message(make_runtime, monkeypatch):
@@ -293,19 +294,19 @@ def test_a_batch_ends_early_for_another_office_s_message(make_runtime, monkeypat
                                        Inbound("webchat", chat, f"m{n}", text="halo"), rt.clock())
 
     for n in range(8):
-        put(1, f"flood-{n}", n)
+        put(1, f"early-{n}", n)
     order, handle = [], bot.inbound.handle
 
     def recorded(session, citizens, officers, row, now, **kw):
         order.append(row.chat_id)
         handle(session, citizens, officers, row, now, **kw)
         if len(order) == 2:  # the quiet office's citizen writes while the batch is half done
-            put(quiet, "q-1", 100)
+            put(quiet, "q-early", 100)
 
     monkeypatch.setattr(bot.inbound, "handle", recorded)
     assert rt.inbound.run_once() == 9
-    assert order[2] == "q-1", order
-    assert sorted(order) == sorted([f"flood-{n}" for n in range(8)] + ["q-1"])  # each once
+    assert order[2] == "q-early", order
+    assert sorted(order) == sorted([f"early-{n}" for n in range(8)] + ["q-early"])  # each once
     assert all(r.handled_at is not None for r in rows(rt, channel="webchat"))
 
 
@@ -372,10 +373,10 @@ def test_a_failing_message_takes_its_batch_back_and_the_others_are_handled_once(
         return result
 
     monkeypatch.setattr(handlers.inbound, "route", fragile)
-    for chat in ("w-a", "w-racun", "w-b", "w-c", "w-d", "w-e"):  # batches of three
+    for chat in ("w-fa", "w-racun", "w-fb", "w-fc", "w-fd", "w-fe"):  # batches of three
         rt.receive("webchat", f"{chat}:1", Inbound("webchat", chat, f"{chat}:1", text="/mulai"), {})
     assert rt.inbound.run_once() == 5
-    a, *others = ([o.payload for o in rows(rt, Outbox, chat_id=chat)] for chat in ("w-a", "w-b", "w-c", "w-d", "w-e"))
+    a, *others = ([o.payload for o in rows(rt, Outbox, chat_id=chat)] for chat in ("w-fa", "w-fb", "w-fc", "w-fd", "w-fe"))
     assert a and all(o == a for o in others)  # once each: the failed batch's attempt left nothing
     [bad] = rows(rt, chat_id="w-racun")
     assert bad.handled_at is None and bad.tries == 1 and rows(rt, Outbox, chat_id="w-racun") == []
