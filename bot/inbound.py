@@ -1,5 +1,5 @@
 """The inbound workers: handle what the webhooks stored, one chat's messages strictly in
-order, each message's effects and its "handled" mark in one transaction.
+order, each message's effects and its "handled" mark in the same transaction.
 
 Every process that handles messages runs this loop: `aduan run` in a thread beside its web
 server (sharing SQLite's single writer), `aduan worker` in production, any number of them.
@@ -7,10 +7,12 @@ A round looks at the chats with work, fairly across offices (each office's longe
 chat before any office's second: storage.inbound.pending_chats), and takes one message of
 each chat it can claim (storage.inbound says how a chat is claimed), so neither a chat
 with a long backlog nor an office with a burst holds up the others; an office whose
-message arrives during a round goes next (run_once). Each message is handled in its
-office's own session, by its office's conversation. A crash before the commit leaves the
-row unhandled: the next round, in this process or another, handles it again, and since
-nothing of the first attempt was committed its effects happen once.
+message arrives during a round goes next (run_once). Several chats of one office are
+handled in one transaction, a batch (handle_batch: fewer round trips and commits; a
+failure redoes them one by one). Each message is handled in its office's own session, by
+its office's conversation. A crash before the commit leaves the rows unhandled: the next
+round, in this process or another, handles them again, and since nothing of the first
+attempt was committed their effects happen once.
 
 A message whose handling raises is tried again; after `inbound.max_tries` failures it is
 set aside (marked handled with its outline only, `set_aside_at` set) and the coordinators
