@@ -180,7 +180,7 @@ class _GroupCommit:
 
     def _write(self, group: list[_Waiting]) -> None:
         try:
-            with sqlite_writer(self.engine, urgent=True):
+            with sqlite_writer(self.engine):
                 conn = self.engine.raw_connection()
                 try:
                     cursor = conn.cursor()

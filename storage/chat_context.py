@@ -30,10 +30,7 @@ def next_with_context(session: Session, channel: str, chat_id: str):
     found = session.execute(_statement(), {"channel": channel, "chat_id": chat_id}).first()
     if found is None:
         return None
-    officer_identity, citizen_identity, dialog, payload = found[4:]
-    _kept(session).update({("officer_identity", channel, chat_id): officer_identity,
-                           ("citizen_identity", channel, chat_id): citizen_identity,
-                           ("dialog", channel, chat_id): dialog, ("question", channel, chat_id): payload})
+    _keep(_kept(session), found)
     return found  # the message's columns by name (id, channel, chat_id, payload)
 
 
@@ -42,17 +39,19 @@ def next_of_chats(session: Session, office_id: int, chats: list[tuple[str, str]]
     chat): the chat's lowest unhandled message}, with each chat's context kept."""
     if not chats:
         return {}
-    found = {}
-    kept = _kept(session)
-    session.info.pop(_CHANGED, None)
+    found, kept = {}, _kept(session)
     for row in session.execute(_statement(many=True), {"office": office_id, "chats": chats}):
-        channel, chat_id = row[1], row[2]
-        officer_identity, citizen_identity, dialog, payload = row[4:]
-        kept.update({("officer_identity", channel, chat_id): officer_identity,
-                     ("citizen_identity", channel, chat_id): citizen_identity,
-                     ("dialog", channel, chat_id): dialog, ("question", channel, chat_id): payload})
-        found[(channel, chat_id)] = row
+        _keep(kept, row)
+        found[(row.channel, row.chat_id)] = row
     return found
+
+
+_CONTEXT = ("officer_identity", "citizen_identity", "dialog", "question")  # the columns after the message's four
+
+
+def _keep(kept: dict, row) -> None:
+    for what, value in zip(_CONTEXT, row[4:]):
+        kept[(what, row.channel, row.chat_id)] = value
 
 
 @cache
@@ -99,26 +98,23 @@ def message_done(session: Session) -> None:
     number) are read afresh by their own handling, since what was read with the batch no
     longer is what is there. (A message's changes to its own chat never hide its own
     reads: that chat's reads are done.)"""
-    kept = _kept(session, create=False)
-    if kept is None:
+    state = _state(session)
+    if state is None:
         return
-    changed = session.info.pop(_CHANGED, set()) | _changed_chats(session.new, session.deleted)
-    for chat in changed:
-        for what in ("officer_identity", "citizen_identity", "dialog"):
+    kept, flushed = state[1], state[2]
+    for chat in flushed | _changed_chats(session.new, session.deleted):
+        for what in _CONTEXT[:3]:
             kept.pop((what, *chat), None)
-
-
-_CHANGED = "chat_context_changed"
+    flushed.clear()
 
 
 @event.listens_for(Session, "before_flush")
 def _note_changed(session: Session, _context, _instances) -> None:
     """What a flush adds or deletes leaves session.new and session.deleted: noted for
     message_done."""
-    if _kept(session, create=False):
-        changed = _changed_chats(session.new, session.deleted)
-        if changed:
-            session.info.setdefault(_CHANGED, set()).update(changed)
+    state = _state(session)
+    if state is not None and state[1]:
+        state[2].update(_changed_chats(session.new, session.deleted))
 
 
 def _changed_chats(*objects) -> set[tuple[str, str]]:
@@ -133,10 +129,16 @@ def _changed_chats(*objects) -> set[tuple[str, str]]:
 
 
 def _kept(session: Session, create: bool = True) -> dict | None:
-    tx = session.get_transaction()
-    known = session.info.get(_KEY)
-    if known is None or known[0] is not tx:  # another transaction: nothing read for this one
+    state = _state(session)
+    if state is None:
         if not create:
             return None
-        known = session.info[_KEY] = (tx, {})
-    return known[1]
+        state = session.info[_KEY] = (session.get_transaction(), {}, set())
+    return state[1]
+
+
+def _state(session: Session) -> tuple | None:
+    """(the transaction, what was read for it, the chats its flushes changed since the last
+    message_done); None for another transaction: nothing read for this one."""
+    known = session.info.get(_KEY)
+    return known if known is not None and known[0] is session.get_transaction() else None

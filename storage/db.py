@@ -114,39 +114,10 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 # were most of a webhook's time. Other processes (a CLI command beside `aduan run`) still
 # meet the busy timeout. Only an optimization: a thread that waited WRITER_WAIT seconds
 # goes on to SQLite's own wait, which then decides.
-_WRITERS: dict[str, "_Writer"] = {}  # by database file: every engine of the file in this process
-_WRITER_OF: "weakref.WeakKeyDictionary[Engine, _Writer | None]" = weakref.WeakKeyDictionary()
+_WRITERS: dict[str, threading.RLock] = {}  # by database file: every engine of the file in this process
+_WRITER_OF: "weakref.WeakKeyDictionary[Engine, threading.RLock | None]" = weakref.WeakKeyDictionary()
 _WRITERS_LOCK = threading.Lock()
 WRITER_WAIT = 30.0
-# How long a transaction lets waiting acknowledgements go first: a worker's batch that
-# just ended would otherwise take the lock straight back (a released lock goes to whoever
-# asks first, and the thread that released it is running), while webhooks wait.
-YIELD_WAIT = 0.5
-
-
-class _Writer:
-    """One file's turn to write: a reentrant lock, and the urgent writers (a group of
-    acknowledgements, webhooks waiting on it) that the others let go first."""
-
-    def __init__(self):
-        self.lock = threading.RLock()
-        self.urgent = 0
-        self.changed = threading.Condition(threading.Lock())
-
-    def acquire(self, urgent: bool) -> bool:
-        if urgent:
-            with self.changed:
-                self.urgent += 1
-            try:
-                return self.lock.acquire(timeout=WRITER_WAIT)
-            finally:
-                with self.changed:
-                    self.urgent -= 1
-                    self.changed.notify_all()
-        if not self.lock._is_owned():  # held already (a nested transaction): it goes on
-            with self.changed:
-                self.changed.wait_for(lambda: not self.urgent, timeout=YIELD_WAIT)
-        return self.lock.acquire(timeout=WRITER_WAIT)
 
 
 def is_sqlite_file(engine: Engine) -> bool:
@@ -154,30 +125,29 @@ def is_sqlite_file(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
 
 
-def _writer_of(engine: Engine) -> _Writer | None:
+def _writer_of(engine: Engine) -> threading.RLock | None:
     try:
         return _WRITER_OF[engine]
     except KeyError:
         pass
-    writer = None
+    lock = None
     if is_sqlite_file(engine):
         with _WRITERS_LOCK:
-            writer = _WRITERS.setdefault(str(Path(engine.url.database).resolve()), _Writer())
-    _WRITER_OF[engine] = writer
-    return writer
+            lock = _WRITERS.setdefault(str(Path(engine.url.database).resolve()), threading.RLock())
+    _WRITER_OF[engine] = lock
+    return lock
 
 
 @contextmanager
-def sqlite_writer(engine: Engine | None, urgent: bool = False) -> Iterator[None]:
-    """Hold this process's turn to write to `engine`'s SQLite file (nothing elsewhere);
-    `urgent` goes before the other writers waiting (acknowledgements: a webhook waits)."""
-    writer = None if engine is None else _writer_of(engine)
-    held = writer is not None and writer.acquire(urgent)
+def sqlite_writer(engine: Engine | None) -> Iterator[None]:
+    """Hold this process's turn to write to `engine`'s SQLite file (nothing elsewhere)."""
+    lock = None if engine is None else _writer_of(engine)
+    held = lock is not None and lock.acquire(timeout=WRITER_WAIT)
     try:
         yield
     finally:
         if held:
-            writer.lock.release()
+            lock.release()
 
 
 def lock_conversation(session: Session, channel: str, chat_id: str) -> None:

@@ -523,3 +523,4 @@ def test_a_group_with_a_bad_row_fails_that_row_only(make_runtime):
     assert group[0].error is None and group[2].error is None and isinstance(group[1].error, IntegrityError)
     with rt.sessions() as s:
         assert sorted(s.scalars(select(InboundMessage.provider_message_id)).all()) == ["b1", "b2"]
+
