@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,3 +106,8 @@ def migrate(env: dict, cwd: Path) -> None:
     """`aduan db upgrade` with the benchmark's environment."""
     subprocess.run([PY, "-m", "bot", "db", "upgrade"], env=_env(env), cwd=cwd, check=True,
                    capture_output=True)
+
+
+def aware(when: datetime) -> datetime:
+    """A timestamp read back from the database, in UTC (SQLite gives it without a zone)."""
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)

@@ -31,7 +31,7 @@ from collections import Counter, defaultdict
 
 from sqlalchemy import create_engine, func, select
 
-from bench.common import PY, ROOT, embedded_hello, figure, free_port, fresh_database, migrate, start, stop, wait_http
+from bench.common import PY, ROOT, aware, embedded_hello, figure, free_port, fresh_database, migrate, start, stop, wait_http
 from bench.conversation import STEPS, bodies, normalized
 from bench.inbound import wrk
 
@@ -109,7 +109,7 @@ class Database:
         with self.engine.connect() as c:
             when = c.execute(select(func.max(self.In.handled_at))
                              .where(self.In.chat_id.in_([str(x) for x in chats]))).scalar()
-        return _aware(when).timestamp()
+        return aware(when).timestamp()
 
     def replies(self, chats: list[int]) -> dict[str, list[list[tuple[float, str]]]]:
         """Per chat, its reply rows grouped by the handling that wrote them (one `created_at`
@@ -124,7 +124,7 @@ class Database:
             if last.get(chat) != created:
                 out[chat].append([])
                 last[chat] = created
-            out[chat][-1].append((_aware(created).timestamp(), payload["text"]))
+            out[chat][-1].append((aware(created).timestamp(), payload["text"]))
         return out
 
     def checks(self, chats: list[int], acked: int, reference) -> dict:
@@ -143,12 +143,6 @@ class Database:
         twice += sum(max(0, n - 1) for _, n in cases)
         return {"acked_never_handled": max(0, acked - handled), "order_broken": order_broken,
                 "effects_twice": twice, "replies": replies}
-
-
-def _aware(value):
-    from datetime import timezone
-
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def reference(port: int, db: Database, chat: int) -> list[list[str]]:

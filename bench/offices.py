@@ -26,11 +26,10 @@ import json
 import os
 import threading
 import time
-from datetime import timezone
 
 from sqlalchemy import create_engine, func, select
 
-from bench.common import PY, ROOT, figure, free_port, fresh_database, migrate, start, stop, wait_http
+from bench.common import PY, ROOT, aware, figure, free_port, fresh_database, migrate, start, stop, wait_http
 from bench.inbound import wrk
 
 PG_ADMIN = os.environ.get("ADUAN_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -105,7 +104,7 @@ def replies(engine, messages: list[tuple], wait: float = 120) -> list[float]:
             for chat, created in c.execute(select(Outbox.chat_id, func.min(Outbox.created_at))
                                            .where(Outbox.chat_id.in_(list(wanted)))
                                            .group_by(Outbox.chat_id)):
-                first[chat] = _aware(created).timestamp()
+                first[chat] = aware(created).timestamp()
         time.sleep(0.2)
     return sorted((first[c] - wanted[c]) * 1000 if c in first else float("inf") for c in wanted)
 
@@ -121,14 +120,10 @@ def stages(engine, messages: list[tuple]) -> tuple[list[float], list[float]]:
         for chat, received, handled in c.execute(select(InboundMessage.chat_id, InboundMessage.received_at,
                                                         InboundMessage.handled_at)
                                                  .where(InboundMessage.chat_id.in_(list(wanted)))):
-            received, handled = (_aware(when).timestamp() for when in (received, handled))
+            received, handled = (aware(when).timestamp() for when in (received, handled))
             acked.append((received - wanted[chat]) * 1000)
             queued.append((handled - received) * 1000)
     return sorted(acked), sorted(queued)
-
-
-def _aware(when):
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def pct(values: list[float], p: float) -> float:
