@@ -1,7 +1,9 @@
 """Engines and sessions, with the same behaviour on SQLite (WAL) and PostgreSQL."""
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 import threading
 import time
 import weakref
@@ -108,16 +110,53 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
                 yield session
 
 
-# SQLite has one writer at a time. Its threads in this process queue for it here, on a
-# lock handed over the moment a transaction ends, instead of in SQLite's busy handler,
-# which sleeps 1, 2, 5, 10 ... ms between tries: under load the sleeps, not the writes,
-# were most of a webhook's time. Other processes (a CLI command beside `aduan run`) still
-# meet the busy timeout. Only an optimization: a thread that waited WRITER_WAIT seconds
-# goes on to SQLite's own wait, which then decides.
-_WRITERS: dict[str, threading.RLock] = {}  # by database file: every engine of the file in this process
-_WRITER_OF: "weakref.WeakKeyDictionary[Engine, threading.RLock | None]" = weakref.WeakKeyDictionary()
+# SQLite has one writer at a time. Writers queue for it here, on a lock handed over the
+# moment a transaction ends, instead of in SQLite's busy handler, which sleeps 1, 2, 5,
+# 10 ... ms between tries: under load the sleeps, not the writes, were most of a webhook's
+# time, and a process that writes back to back (the loops of `aduan run`) kept the lock
+# from one that only tried between sleeps. The threads of a process queue on an RLock;
+# the thread that holds it holds, for its process, a kernel lock on a file beside the
+# database (fcntl, `<database>-writer`), which other processes wait on and which the
+# kernel gives up when its holder exits, however it ends. Only an optimization: a thread
+# that waited WRITER_WAIT seconds for its process's turn goes on to SQLite's own wait,
+# which then decides; the kernel lock is waited on without a limit (its holder is inside
+# one transaction, which SQLite's busy timeout bounds).
+_WRITERS: dict[str, "_Writer"] = {}  # by database file: every engine of the file in this process
+_WRITER_OF: "weakref.WeakKeyDictionary[Engine, _Writer | None]" = weakref.WeakKeyDictionary()
 _WRITERS_LOCK = threading.Lock()
 WRITER_WAIT = 30.0
+
+
+class _Writer:
+    """One database file's turn to write: among this process's threads, and among processes."""
+
+    def __init__(self, database: str):
+        self.path = database + "-writer"
+        self.threads = threading.RLock()
+        self.depth = 0  # how many times the holding thread holds it (changed only by that thread)
+        self.fd, self.pid = -1, 0  # the lock file, opened by each process for itself (lockf is per process)
+
+    def acquire(self, timeout: float) -> bool:
+        if not self.threads.acquire(timeout=timeout):
+            return False
+        if self.depth == 0:
+            try:
+                if self.pid != os.getpid():  # a forked process holds none of its parent's locks
+                    self.fd, self.pid = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600), os.getpid()
+                fcntl.lockf(self.fd, fcntl.LOCK_EX)
+            except BaseException:
+                self.threads.release()
+                raise
+        self.depth += 1
+        return True
+
+    def release(self) -> None:
+        self.depth -= 1
+        try:
+            if self.depth == 0:
+                fcntl.lockf(self.fd, fcntl.LOCK_UN)
+        finally:
+            self.threads.release()
 
 
 def is_sqlite_file(engine: Engine) -> bool:
@@ -125,7 +164,7 @@ def is_sqlite_file(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
 
 
-def _writer_of(engine: Engine) -> threading.RLock | None:
+def _writer_of(engine: Engine) -> _Writer | None:
     try:
         return _WRITER_OF[engine]
     except KeyError:
@@ -133,14 +172,15 @@ def _writer_of(engine: Engine) -> threading.RLock | None:
     lock = None
     if is_sqlite_file(engine):
         with _WRITERS_LOCK:
-            lock = _WRITERS.setdefault(str(Path(engine.url.database).resolve()), threading.RLock())
+            path = str(Path(engine.url.database).resolve())
+            lock = _WRITERS.setdefault(path, _Writer(path))
     _WRITER_OF[engine] = lock
     return lock
 
 
 @contextmanager
 def sqlite_writer(engine: Engine | None) -> Iterator[None]:
-    """Hold this process's turn to write to `engine`'s SQLite file (nothing elsewhere)."""
+    """Hold the turn to write to `engine`'s SQLite file (nothing for other databases)."""
     lock = None if engine is None else _writer_of(engine)
     held = lock is not None and lock.acquire(timeout=WRITER_WAIT)
     try:
