@@ -53,7 +53,6 @@ def run(batch: int) -> None:
         put(1, f"flood-{n}")
     workers = [runtime() for _ in range(2)]
     for w in workers:
-        w.inbound.yields = False  # this process stored the backlog a moment ago: batches all the same
         w.inbound.start()
     time.sleep(1)
     for n in range(QUIET):

@@ -35,7 +35,6 @@ def run(label: str, url: str, chats: int, profile: bool, lean: bool = True, batc
 
     rt = runtime_on(url)
     rt.inbound.lean, rt.inbound.batch = lean, batch
-    rt.inbound.yields = False  # the messages were stored by this process a moment ago: batches all the same
     # warm up: the first message of a process builds caches (workflow, locale files, statements)
     for u in updates(1, 100):
         rt.receive("telegram", *parse_update(u)[:2], u)

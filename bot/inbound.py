@@ -1,8 +1,9 @@
 """The inbound workers: handle what the webhooks stored, one chat's messages strictly in
 order, each message's effects and its "handled" mark in the same transaction.
 
-Every process that handles messages runs this loop: `aduan run` in a thread beside its web
-server (sharing SQLite's single writer), `aduan worker` in production, any number of them.
+Every process that handles messages runs this loop: `aduan run` in its loops process beside
+its web worker (sharing SQLite's single writer: bot.embedded_loops), `aduan worker` in
+production, any number of them.
 A round looks at the chats with work, fairly across offices (each office's longest-waiting
 chat before any office's second: storage.inbound.pending_chats), and takes one message of
 each chat it can claim (storage.inbound says how a chat is claimed), so neither a chat
@@ -48,7 +49,6 @@ class InboundLoop:
         # reference tests/test_lean_equivalence.py compares the lean path with)
         self.lean = True
         self.batch = batch  # chats of one office handled in one transaction (handle_batch)
-        self.yields = True  # one message a transaction while this process acknowledges (_batch_size)
         self._wake, self._stop = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
         self._rounds = 0
@@ -208,13 +208,8 @@ class InboundLoop:
         return done
 
     def _batch_size(self, planned: int) -> int:
-        """self.batch, but at most half the chats of the round (a few chats with work are
-        left for another worker to take side by side, not all claimed by one batch), and
-        one message a transaction while this same process's webhooks are acknowledging
-        (`aduan run`): a batch holds the interpreter and SQLite's one writer the longer,
-        and acknowledging comes first. (An `aduan worker` acknowledges nothing.)"""
-        if self.batch > 1 and self.yields and self.runtime.acknowledging():
-            return 1
+        """self.batch, but at most half the chats of the round: a few chats with work are
+        left for another worker to take side by side, not all claimed by one batch."""
         return max(1, min(self.batch, planned // 2))
 
     def _joined(self, lanes: dict, turns: deque, busy: int | None = None, session=None) -> bool:

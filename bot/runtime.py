@@ -32,7 +32,6 @@ from bot.offices import office_settings, whatsapp_number
 from bot.outbound import Dispatcher, Housekeeping, OutboundLoop
 from bot.worker import enqueue_drain, rq_connection
 from flows.workflow import Workflow
-from storage.acknowledgements import acknowledging
 from storage.base import FIRST_OFFICE
 from storage.db import make_engine, make_sessionmaker, transaction
 from storage.limits import MessageRate
@@ -54,16 +53,14 @@ class Runtime:
         self._loaded_at: float | None = None
         self._lock = threading.Lock()
         self._workflows: dict[str, Workflow] = {}
+        # tells this deployment's loops in another process of it (`aduan run`'s loops
+        # process: bot.embedded_loops) that a message was stored or outbox rows written
+        self.loops_elsewhere = None
 
     # -- shared -------------------------------------------------------------------------
     @cached_property
     def engine(self):
         return make_engine(self.settings.database.url)
-
-    def acknowledging(self) -> bool:
-        """Whether this process's webhooks stored a delivery a moment ago (an `aduan
-        worker`, which serves none, never)."""
-        return "ack_engine" in self.__dict__ and acknowledging(self.ack_engine)
 
     @cached_property
     def ack_engine(self):
@@ -234,6 +231,8 @@ class Runtime:
         """A message was stored: this process's loop, or a worker, starts on it at once."""
         if "inbound" in self.__dict__ and self.inbound.running:
             self.inbound.wake()
+        elif self.loops_elsewhere is not None:
+            self.loops_elsewhere("inbound")
         elif self.settings.redis.url != MEMORY_URL:
             self.nudges.push()
 
@@ -269,6 +268,8 @@ class Runtime:
         """The scheduler wrote outbox rows for many chats: look at all of them."""
         if "outbound" in self.__dict__ and self.outbound.running:
             self.outbound.wake()
+        elif self.loops_elsewhere is not None:
+            self.loops_elsewhere("outbound")
 
     @cached_property
     def scheduler(self):
@@ -280,6 +281,9 @@ class Runtime:
         """New outbox rows: nudge this process's loop, or the workers through RQ."""
         if "outbound" in self.__dict__ and self.outbound.running:
             self.outbound.wake()
+            return
+        if self.loops_elsewhere is not None:
+            self.loops_elsewhere("outbound")
             return
         office = self.office(office_id)
         if office is not None and channel in office.senders and self.settings.redis.url != MEMORY_URL:

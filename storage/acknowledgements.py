@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 import weakref
 from datetime import datetime
 
@@ -35,7 +34,6 @@ def store(engine: Engine, office_id: int, channel: str, provider_message_id: str
     terminated) is replaced and the statement tried once more: safe either way, since had
     it reached the database the second finds the row and changes nothing."""
     ack = _acknowledgement(engine)
-    ack.last = time.monotonic()
     values = (office_id, channel, provider_message_id, inbound.chat_id if inbound else None,
               pending_payload(inbound) if inbound else outline(None), now, None if inbound else now, 0)
     if ack.group is not None:
@@ -86,7 +84,6 @@ class _Acknowledgement:
         # without the driver's implicit transactions, so one statement commits itself
         self.autocommit = dialect.name == "sqlite" or engine.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
         self.group = _GroupCommit(engine, self) if is_sqlite_file(engine) else None
-        self.last = float("-inf")  # time.monotonic() of this process's latest acknowledgement
 
     def parameters(self, values: tuple):
         converted = [values[i] if p is None else p(values[i]) for i, p in zip(self.index, self.processors)]
@@ -208,13 +205,6 @@ class _GroupCommit:
 
 
 _ACKS: "weakref.WeakKeyDictionary[Engine, _Acknowledgement]" = weakref.WeakKeyDictionary()
-
-
-def acknowledging(engine: Engine, within: float = 0.1) -> bool:
-    """Whether this process acknowledged a delivery on `engine` in the last `within`
-    seconds: its webhooks are busy (an inbound loop beside them lets them go first)."""
-    ack = _ACKS.get(engine)
-    return ack is not None and time.monotonic() - ack.last < within
 
 
 def _acknowledgement(engine: Engine) -> _Acknowledgement:

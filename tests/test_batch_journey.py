@@ -25,7 +25,6 @@ def test_four_whatsapp_complaints_close_with_batched_handling(make_runtime):
         twilio_api.auth = "twilio-auth"
         runtime = make_runtime(clock=lambda: wib(2025, 4, 8, 9, 0), handle=False, inbound={"batch": 8},
                                **channel_settings(telegram_api, twilio_api))
-        runtime.inbound.yields = False  # the steps are stored a moment before they are handled
         batches = []
         handle_batch = runtime.inbound.handle_batch
 

@@ -285,7 +285,6 @@ def test_a_batch_ends_early_for_another_office_s_message(make_runtime, monkeypat
     rt = make_runtime(handle=False, inbound={"batch": 8})
     if rt.engine.dialect.name != "postgresql":
         pytest.skip("SQLite has one writer: no message is stored while a batch runs")
-    rt.inbound.yields = False  # whole batches although this process has just acknowledged
     with rt.transaction() as s:
         quiet = add_office(s, "sepi", {"office": {"name": "Kantor Sepi"}}).id
 
@@ -317,7 +316,6 @@ def test_a_batch_is_one_transaction_with_the_same_effects_as_one_by_one(make_run
     rt = make_runtime(handle=False, inbound={"batch": 8})
     for n in range(6):
         rt.receive("webchat", f"b{n}:1", Inbound("webchat", f"w-b{n}", f"b{n}:1", text="/mulai"), {})
-    time.sleep(0.15)  # the webhooks of this process are quiet again: batches are whole
     assert len(commits_of(rt, rt.inbound.run_once, 6)) == 2
     rt.inbound.batch = 1
     rt.receive("webchat", "alone:1", Inbound("webchat", "w-alone", "alone:1", text="/mulai"), {})
@@ -344,26 +342,11 @@ def commits_of(rt, call, handled):
     return commits
 
 
-def test_while_this_process_acknowledges_its_loop_takes_a_message_a_transaction(make_runtime):
-    """In `aduan run` the webhooks and the loop share one interpreter (and on SQLite one
-    writer): while deliveries are being acknowledged, the loop's transactions are one
-    message each, so a webhook never waits for a batch."""
-    rt = make_runtime(handle=False, inbound={"batch": 8})
-    for n in range(4):
-        rt.receive("webchat", f"y{n}:1", Inbound("webchat", f"w-y{n}", f"y{n}:1", text="/mulai"), {})
-    assert len(commits_of(rt, rt.inbound.run_once, 4)) == 4
-    for n in range(4):
-        rt.receive("webchat", f"y{n}:2", Inbound("webchat", f"w-y{n}", f"y{n}:2", text="/status"), {})
-    time.sleep(0.15)
-    assert len(commits_of(rt, rt.inbound.run_once, 4)) == 2  # two batches of two
-
-
 def test_a_failing_message_takes_its_batch_back_and_the_others_are_handled_once(make_runtime, monkeypatch):
     """One message of a batch raises: the batch's transaction is rolled back and its chats
     handled one by one, so the others' replies are written once and the failing message
     alone counts a try."""
     rt = make_runtime(handle=False, inbound={"batch": 8})
-    rt.inbound.yields = False  # whole batches although this process has just acknowledged
     route = handlers.inbound.route
 
     def fragile(session, citizens, officers, inbound, now):

@@ -124,7 +124,6 @@ def run(make_runtime, engine, monkeypatch, lean: bool) -> tuple[dict, int]:
     clock = [START]
     rt = make_runtime(clock=lambda: clock[0], handle=False, telegram={"officer_group_chat_id": -100777})
     rt.inbound.lean = lean
-    rt.inbound.yields = False  # whole batches although this process has just acknowledged
     sent = drive(rt, clock)
     rt.close()
     return dump(engine), sent

@@ -141,3 +141,81 @@ def test_make_run_serves_the_web_chat_and_a_complaint_shows_in_cases_show(tmp_pa
     shown = subprocess.run(aduan + ["cases", "show", ticket], env=env, cwd=tmp_path, capture_output=True,
                            text=True, check=True).stdout
     assert ticket in shown and "Mohon ruang tunggu diberi kipas angin." in shown and "webchat" in shown
+
+
+def test_aduan_run_handles_in_a_loops_process_of_its_own_told_at_once_and_renewed_with_its_worker(tmp_path):
+    """The loops run in a child of the web worker; the web worker tells them of a stored
+    message at once (the loop's own poll here is ten seconds); loops that die take their
+    web worker along and the master's new worker has new loops; a kill -9 of the master
+    leaves none of them."""
+    import http.cookiejar
+    import json
+    import uuid
+
+    port = free_port()
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/var/aduan.db"\n[server]\nport = {port}\n'
+                   '[inbound]\npoll_seconds = 10\n')
+    env = dict(os.environ, ADUAN_CONFIG=str(cfg))
+    aduan = [sys.executable, "-m", "bot"]
+    subprocess.run(aduan + ["db", "upgrade"], env=env, check=True, cwd=tmp_path, capture_output=True)
+    server = subprocess.Popen(aduan + ["run"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    base = f"http://127.0.0.1:{port}"
+
+    def answered(body: dict) -> float:
+        """Post a message; seconds until the bot's reply is there to fetch."""
+        before = len(json.loads(opener.open(base + "/webchat/api/messages?after=0", timeout=5).read())["messages"])
+        start = time.monotonic()
+        req = urllib.request.Request(base + "/webchat/api/messages", method="POST",
+                                     data=json.dumps({"id": uuid.uuid4().hex, **body}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        assert opener.open(req, timeout=5).status == 200
+        messages = json.loads(opener.open(base + "/webchat/api/messages?after=0", timeout=5).read())["messages"]
+        assert len(messages) > before, "no reply by the time the post was answered"
+        return time.monotonic() - start
+
+    def serving() -> tuple[int, int] | None:
+        """(web worker, its loops process) once both are up and the web chat answers."""
+        workers = children(server.pid)
+        loops = children(workers[0]) if len(workers) == 1 else []
+        if len(loops) != 1:
+            return None
+        try:
+            opener.open(base + "/", timeout=1)
+        except OSError:
+            return None
+        return workers[0], loops[0]
+
+    try:
+        first = None
+        for _ in range(STARTUP_TRIES):
+            first = serving()
+            if first:
+                break
+            time.sleep(0.1)
+        assert first, "no web worker with its loops"
+        assert answered({"text": "/mulai"}) < 2.5
+        os.kill(first[1], signal.SIGKILL)  # the loops die: their web worker goes, the master starts another
+        second = None
+        for _ in range(STARTUP_TRIES):
+            second = serving()
+            if second and second[0] != first[0]:
+                break
+            time.sleep(0.1)
+        assert second and second[0] != first[0] and second[1] != first[1], "no new worker with new loops"
+        assert not Path(f"/proc/{first[0]}").exists()
+        assert answered({"button": "agree"}) < 2.5
+        server.kill()
+        server.wait(10)
+        for _ in range(50):
+            if not any(Path(f"/proc/{pid}").exists() for pid in second):
+                break
+            time.sleep(0.1)
+        assert not any(Path(f"/proc/{pid}").exists() for pid in second), "a process outlived the master"
+    finally:
+        if server.poll() is None:
+            server.terminate()
+        out, _ = server.communicate(timeout=10)
+    assert "the loops process ended (signal 9)" in out
