@@ -84,10 +84,21 @@ class _Acknowledgement:
         # without the driver's implicit transactions, so one statement commits itself
         self.autocommit = dialect.name == "sqlite" or engine.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
         self.group = _GroupCommit(engine, self) if is_sqlite_file(engine) else None
+        self._many: dict[int, str] = {}
 
     def parameters(self, values: tuple):
         converted = [values[i] if p is None else p(values[i]) for i, p in zip(self.index, self.processors)]
         return converted if self.positional else dict(zip(self.order, converted))
+
+    def many(self, rows: int) -> str:
+        """The INSERT of `rows` rows in one statement, without RETURNING (SQLite's writer)."""
+        sql = self._many.get(rows)
+        if sql is None:
+            head, tail = self.sql.split(" VALUES ", 1)
+            one, rest = tail.split(") ", 1)
+            sql = self._many[rows] = (f"{head} VALUES {', '.join([one + ')'] * rows)} "
+                                      f"{rest.removesuffix(' RETURNING id')}")
+        return sql
 
     def execute(self, conn, values: tuple):
         """The statement on a pooled driver connection: the new row's id, or None."""
@@ -109,11 +120,11 @@ class _Waiting:
 class _GroupCommit:
     """SQLite's acknowledgements, committed in groups. Each webhook thread hands its row
     to one writer thread and waits; the writer takes every row waiting, inserts them all
-    in one transaction and commits, then answers each thread (stored, or a repeat), so a
-    webhook still answers only once its row is committed. One commit for many rows, and
-    one thread at the database's single write lock instead of every webhook thread
-    queueing for it (and for the interpreter after each of its calls into SQLite): under
-    load, that queueing had been most of an acknowledgement. A group that fails is
+    in one statement (which commits itself), then answers each thread (stored, or a
+    repeat), so a webhook still answers only once its row is committed. One commit for
+    many rows, and one thread at the database's single write lock instead of every webhook
+    thread queueing for it (and for the interpreter after each of its calls into SQLite):
+    under load, that queueing had been most of an acknowledgement. A group that fails is
     written again row by row, so only the row at fault fails."""
 
     MAX_GROUP = 256
@@ -176,22 +187,25 @@ class _GroupCommit:
         return engine
 
     def _write(self, group: list[_Waiting]) -> None:
+        # A group is one INSERT of all its rows, in autocommit (the statement is its
+        # transaction), its parameters converted before the turn to write is taken: the
+        # writer holds the database's one write lock (and, for other processes, storage.db's
+        # kernel lock) for one call into SQLite. Each call gives up the interpreter, and
+        # taking it back can wait for the webhook threads: a statement per row had held
+        # the write lock through as many of those waits.
         try:
+            params = [self.ack.parameters(waiting.values) for waiting in group] if len(group) > 1 else None
             with sqlite_writer(self.engine):
                 conn = self.engine.raw_connection()
                 try:
-                    cursor = conn.cursor()
-                    cursor.execute("BEGIN IMMEDIATE")
-                    try:
-                        for waiting in group:
-                            waiting.stored = self.ack.execute(conn, waiting.values) is not None
-                        cursor.execute("COMMIT")
-                    except BaseException:
+                    if params is None:
+                        group[0].stored = self.ack.execute(conn, group[0].values) is not None
+                    else:
+                        cursor = conn.cursor()
                         try:
-                            cursor.execute("ROLLBACK")
-                        except Exception:  # a broken connection: the first error is the one to tell
-                            conn.invalidate()
-                        raise
+                            self._insert_many(cursor, group, params)
+                        finally:
+                            cursor.close()
                 finally:
                     conn.close()
         except Exception as exc:
@@ -202,6 +216,27 @@ class _GroupCommit:
             dbapi = self.engine.dialect.loaded_dbapi.Error
             group[0].error = (DBAPIError.instance(self.ack.sql, None, exc, dbapi, hide_parameters=True,
                                                   dialect=self.engine.dialect) if isinstance(exc, dbapi) else exc)
+
+    def _insert_many(self, cursor, group: list[_Waiting], params: list) -> None:
+        """The group's rows in one statement; each waiting row told whether it was new: a
+        row is not if a row of its key was stored before or comes earlier in the group."""
+        first: dict[tuple, int] = {}  # (office, channel, provider id) -> its first row in the group
+        for n, waiting in enumerate(group):
+            first.setdefault(waiting.values[:3], n)
+        rows = sorted(first.values())
+        cursor.execute(self.ack.many(len(rows)), [value for n in rows for value in params[n]])
+        inserted = cursor.rowcount
+        if inserted == len(rows):
+            new = set(rows)
+        elif inserted <= 0:
+            new = set()
+        else:  # some were stored before: the ids this statement gave are consecutive, ending at lastrowid
+            last = cursor.lastrowid
+            cursor.execute("SELECT office_id, channel, provider_message_id FROM inbound_messages "
+                           "WHERE id BETWEEN ? AND ?", (last - inserted + 1, last))
+            new = {first[tuple(key)] for key in cursor.fetchall()}
+        for n, waiting in enumerate(group):
+            waiting.stored = n in new
 
 
 _ACKS: "weakref.WeakKeyDictionary[Engine, _Acknowledgement]" = weakref.WeakKeyDictionary()

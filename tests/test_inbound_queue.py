@@ -488,6 +488,32 @@ def test_acknowledgements_from_many_threads_are_each_committed_before_they_are_a
         assert sum(groups) == 320 and max(groups) > 1
 
 
+def test_a_group_says_which_of_its_rows_are_new(make_runtime):
+    """A group is one statement: a row whose delivery was stored before, or comes twice in
+    the group, is answered as a repeat; the others as new, each stored once."""
+    rt = make_runtime(handle=False)
+    if rt.ack_engine.dialect.name != "sqlite":
+        pytest.skip("the group commit is SQLite's")
+    ack = storage.acknowledgements._acknowledgement(rt.ack_engine)
+    now = rt.clock()
+
+    def group(*uids):
+        return [storage.acknowledgements._Waiting((1, "webchat", uid, "c", {"pending": {}}, now, None, 0))
+                for uid in uids]
+
+    first = group("g1", "g2")
+    ack.group._write(first)
+    assert [w.stored for w in first] == [True, True]
+    second = group("g3", "g1", "g4", "g3", "g5")
+    ack.group._write(second)
+    assert [w.stored for w in second] == [True, False, True, False, True]
+    again = group("g2", "g5")
+    ack.group._write(again)
+    assert [w.stored for w in again] == [False, False]
+    with rt.sessions() as s:
+        assert sorted(s.scalars(select(InboundMessage.provider_message_id)).all()) == ["g1", "g2", "g3", "g4", "g5"]
+
+
 def test_a_group_with_a_bad_row_fails_that_row_only(make_runtime):
     """The writer inserts a group in one transaction; when one row fails (here a row with
     no provider id), the group is written again row by row: the others are stored and
