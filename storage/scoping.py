@@ -14,6 +14,8 @@ each office's own session).
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
@@ -41,7 +43,10 @@ def scoped_to(session: Session) -> int | None:
     return session.info.get(OFFICE)
 
 
+@lru_cache(maxsize=1024)
 def _criteria(office_id: int):
+    # One option per office, made once: making it anew for every statement had SQLAlchemy
+    # analyse the lambda and its closure each time (as long as the query it scoped).
     return with_loader_criteria(OfficeOwned, lambda cls: cls.office_id == office_id, include_aliases=True)
 
 
