@@ -76,7 +76,7 @@ def inbound_of(row: InboundMessage) -> Inbound | None:
     return Inbound(**data)
 
 
-def pending_chats(session: Session, limit: int = 50) -> list[tuple[int, str, str]]:
+def pending_chats(session: Session, limit: int = 50, bursts: set | None = None) -> list[tuple[int, str, str]]:
     """(office, channel, chat) of the chats with unhandled messages, fairly across offices:
     each office's chats ranked by how long they have waited, then by that rank, so a round
     takes each office's oldest chat before any office's second. Read across offices: the
@@ -86,13 +86,16 @@ def pending_chats(session: Session, limit: int = 50) -> list[tuple[int, str, str
     index), not from the whole backlog: a plan costs the same with a backlog of a hundred
     or of a hundred thousand. An office whose head holds fewer chats than the plan takes
     (a few chats with long backlogs at its front) is read whole, so that no chat waits
-    behind another chat's backlog."""
+    behind another chat's backlog. `bursts`, if given, gets the offices with a head that
+    full (HEAD x limit messages waiting or more): those in a burst."""
     lanes = []
     for office in _offices_with_work(session):
         rows = session.execute(_head_statement(), {"office": office, "n": HEAD * limit}).all()
         firsts: dict[tuple[str, str], int] = {}
         for channel, chat, row_id in rows:  # in id order: a chat's first row is its oldest
             firsts.setdefault((channel, chat), row_id)
+        if len(rows) == HEAD * limit and bursts is not None:
+            bursts.add(office)
         if len(rows) == HEAD * limit and len(firsts) < limit:
             firsts = {(channel, chat): first for channel, chat, first in
                       session.execute(_office_chats_statement(), {"office": office, "n": limit})}
@@ -188,6 +191,68 @@ def hold_any(session: Session, chats: list[tuple[int, str, str]]) -> bool:
 @cache
 def _claim_statement():
     return text("SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k WHERE pg_try_advisory_xact_lock(k)")
+
+
+# -- bursts -------------------------------------------------------------------------------
+class BurstLeases:
+    """Which office's burst this worker works (PostgreSQL): while other offices have work,
+    an office's burst is handled by one worker at a time, the one holding its lease, and
+    the others stay free for the other offices' messages. A lease is a session-level
+    advisory lock on a connection the worker keeps for it: held across transactions until
+    the worker lets it go, and let go by the server if the worker dies or loses the
+    connection. On SQLite there is one writer, and nothing to share: every lease is
+    granted."""
+
+    def __init__(self, engine):
+        self.engine, self.held, self._conn = engine, set(), None
+        self.shared = engine.dialect.name == "postgresql"
+
+    def hold(self, office: int) -> bool:
+        """Hold this office's lease (or keep it); False if another worker holds it."""
+        if not self.shared or office in self.held:
+            return True
+        try:
+            if self._connection().execute(text("SELECT pg_try_advisory_lock(:key)"),
+                                          {"key": burst_key(office)}).scalar():
+                self.held.add(office)
+                return True
+            return False
+        except Exception:  # the connection is gone, and the leases it held with it
+            self._drop()
+            raise
+
+    def keep_only(self, offices: set[int]) -> None:
+        """Let go of every lease but these offices'."""
+        for office in self.held - offices:
+            try:
+                self._connection().execute(text("SELECT pg_advisory_unlock(:key)"), {"key": burst_key(office)})
+            except Exception:
+                self._drop()
+                return
+            self.held.discard(office)
+
+    def close(self) -> None:
+        self.keep_only(set())  # let go at once (a closed connection's locks go when its backend has ended)
+        self._drop()
+
+    def _connection(self):
+        if self._conn is None:
+            self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self._conn
+
+    def _drop(self) -> None:
+        conn, self._conn, self.held = self._conn, None, set()
+        if conn is not None:
+            try:
+                conn.invalidate()  # not back to the pool: a pooled connection must hold no lock
+                conn.close()
+            except Exception:
+                pass
+
+
+def burst_key(office_id: int) -> int:
+    """The advisory lock key of an office's burst lease (apart from every chat's key)."""
+    return chat_key(office_id, "burst", "")
 
 
 def next_of_chats(session: Session, chats: list[tuple[str, str]]) -> list:

@@ -533,3 +533,58 @@ def test_a_group_with_a_bad_row_fails_that_row_only(make_runtime):
     with rt.sessions() as s:
         assert sorted(s.scalars(select(InboundMessage.provider_message_id)).all()) == ["b1", "b2"]
 
+
+
+def test_while_other_offices_have_work_one_worker_at_a_time_works_a_burst(make_runtime, monkeypatch):
+    """An office in a burst is worked by the worker holding its lease; another worker,
+    left free, takes the other offices' messages; once no other office has had work for
+    a while it helps with the burst, and the lease passes on when its holder stops."""
+    import uuid
+
+    import bot.inbound
+    from storage.offices import add_office
+    from storage.scoping import office_of
+
+    first, second = make_runtime(handle=False), make_runtime(handle=False)
+    if first.engine.dialect.name != "postgresql":
+        pytest.skip("on SQLite there is one writer: nothing to share")
+    salt = uuid.uuid4().hex  # advisory locks are the database's, across the test workers' schemas
+    burst_key = storage.inbound.burst_key
+    monkeypatch.setattr(storage.inbound, "burst_key", lambda office: burst_key(office) ^ hash(salt) % 2**40)
+    with first.transaction() as s:
+        quiet = add_office(s, "sepi", {"office": {"name": "Kantor Sepi"}}).id
+    n = iter(range(10_000))
+
+    def store(office, chat):
+        uid = f"l{next(n)}"
+        storage.acknowledgements.store(first.ack_engine, office, "webchat", uid,
+                                       Inbound("webchat", chat, uid, text="halo"), first.clock())
+
+    for k in range(120):  # more than a round's head: a burst
+        store(1, f"burst-{salt}-{k}")
+    store(quiet, f"q-{salt}-1")
+    handled = []
+    handle = bot.inbound.handle
+
+    def recorded(s, conversation, officers, row, now, **kw):
+        handled.append((s.get_bind(), office_of(s)))
+        return handle(s, conversation, officers, row, now, **kw)
+
+    monkeypatch.setattr(bot.inbound, "handle", recorded)
+    assert first.inbound.run_once() > 0
+    assert (first.engine, 1) in handled and (first.engine, quiet) in handled  # the lease's holder
+    handled.clear()
+    store(quiet, f"q-{salt}-2")
+    assert second.inbound.run_once() == 1
+    assert handled == [(second.engine, quiet)]  # the burst left to its holder
+    handled.clear()
+    monkeypatch.setattr(bot.inbound, "OTHERS_FOR", 0.0)  # no other office has work now
+    assert second.inbound.run_once() > 0
+    assert {office for _, office in handled} == {1}  # it helps
+    monkeypatch.setattr(bot.inbound, "OTHERS_FOR", 2.0)
+    store(quiet, f"q-{salt}-3")
+    first.inbound.stop()  # its leases go with it
+    handled.clear()
+    assert second.inbound.run_once() > 1
+    assert (second.engine, 1) in handled  # the lease is the second's now
+    assert second.inbound._leases.held == {1}
