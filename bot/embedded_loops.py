@@ -56,6 +56,7 @@ class LoopsProcess:
         self.inbound, self.outbound, self.scheduler = inbound, outbound, scheduler
         self.pid: int | None = None
         self._pipe = -1  # the write end, the web worker's
+        self._pidfd = -1  # the child as a pidfd: a signal never reaches a process that took its number later
         self._stopping = False
         self._watcher: threading.Thread | None = None
 
@@ -72,7 +73,9 @@ class LoopsProcess:
             self._child(parent, read, listeners)  # never returns
         os.close(read)
         self.pid, self._pipe = pid, write
-        self.runtime.loops_elsewhere = self.tell
+        self._pidfd = _pidfd(pid)
+        if self.inbound or self.outbound:  # else (the scheduler alone) the nudges go as without loops
+            self.runtime.loops_elsewhere = self.tell
         self._watcher = threading.Thread(target=self._watch, name="loops-watcher", daemon=True)
         self._watcher.start()
 
@@ -99,20 +102,27 @@ class LoopsProcess:
             return
         self._stopping = True
         self.runtime.loops_elsewhere = None
-        try:
-            os.kill(self.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+        self._signal(signal.SIGTERM)
         self._watcher.join(self.grace)
         if self._watcher.is_alive():
             log.warning("the loops process did not stop within %s s; killed", self.grace)
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            self._signal(signal.SIGKILL)
             self._watcher.join(5)
-        os.close(self._pipe)
+        if self._pidfd >= 0 and not self._watcher.is_alive():
+            os.close(self._pidfd)
+            self._pidfd = -1
+        # The pipe stays open until this process exits: a request thread that still has
+        # `tell` in hand must not write to a number the process has since given to a file.
         self.pid = None
+
+    def _signal(self, sig: int) -> None:
+        try:
+            if self._pidfd >= 0:
+                signal.pidfd_send_signal(self._pidfd, sig)
+            elif self._watcher.is_alive():  # not reaped yet: the number is still the child's
+                os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
 
     # -- in the loops process -------------------------------------------------------------
     def _child(self, parent: int, read: int, listeners) -> None:
@@ -162,6 +172,13 @@ class LoopsProcess:
                 rt.inbound.wake()
             if OUTBOUND in said and self.outbound:
                 rt.outbound.wake()
+
+
+def _pidfd(pid: int) -> int:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):  # not Linux 5.3+
+        return -1
 
 
 def _how(status: int) -> str:

@@ -58,6 +58,7 @@ class InboundLoop:
         self._newest = 0  # the newest inbound id the round has seen (run_once)
         self.nudges = None  # a storage.redis_store.Nudges when web processes store apart from this one
         self._leases: queue.BurstLeases | None = None
+        self._left: set[int] = set()  # the bursts this round leaves to their lease's holder (_shared)
         self._others_at = float("-inf")  # time.monotonic() this worker last saw an office without a burst at work
 
     # -- one message -------------------------------------------------------------------
@@ -231,8 +232,8 @@ class InboundLoop:
             self._leases = queue.BurstLeases(self.runtime.engine)
         self._leases.keep_only(bursts)
         others = time.monotonic() - self._others_at < OTHERS_FOR
-        left = {office for office in bursts if not self._leases.hold(office) and others}
-        return [chat for chat in plan if chat[0] not in left] if left else plan
+        self._left = {office for office in bursts if not self._leases.hold(office) and others}
+        return [chat for chat in plan if chat[0] not in self._left] if self._left else plan
 
     def _batch_size(self, planned: int) -> int:
         """self.batch, but at most half the chats of the round: a few chats with work are
@@ -253,7 +254,7 @@ class InboundLoop:
             arrived = queue.arrivals_since(session, self._newest)
         joined = []
         for _, office, channel, chat in arrived:
-            if office not in lanes:
+            if office not in lanes and office not in self._left:  # a burst left to its holder stays left
                 lanes[office] = deque([(channel, chat)])
                 if busy is not None and office != busy and busy in turns:
                     turns.insert(turns.index(busy), office)
@@ -318,6 +319,6 @@ class InboundLoop:
             self.nudges.push(force=True)  # out of its wait at once
         if self._thread is not None:
             self._thread.join(10)
-        if self._leases is not None:
+        if self._leases is not None and not self.running:  # never under a loop still using them
             self._leases.close()
             self._leases = None

@@ -4,6 +4,7 @@ stores into, and how the workers take from it, is storage.inbound.
 """
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import weakref
@@ -17,6 +18,8 @@ from flows.messages import Inbound
 from storage.db import is_sqlite_file, sqlite_writer
 from storage.inbound import outline, pending_payload
 from storage.models import InboundMessage
+
+log = logging.getLogger(__name__)
 
 
 def store(engine: Engine, office_id: int, channel: str, provider_message_id: str, inbound: Inbound | None,
@@ -225,16 +228,22 @@ class _GroupCommit:
             first.setdefault(waiting.values[:3], n)
         rows = sorted(first.values())
         cursor.execute(self.ack.many(len(rows)), [value for n in rows for value in params[n]])
-        inserted = cursor.rowcount
+        # committed from here: a failure below must not send the group to be written again
+        # (every row would then be found, and answered as a repeat)
+        inserted, last = cursor.rowcount, cursor.lastrowid
         if inserted == len(rows):
             new = set(rows)
         elif inserted <= 0:
             new = set()
         else:  # some were stored before: the ids this statement gave are consecutive, ending at lastrowid
-            last = cursor.lastrowid
-            cursor.execute("SELECT office_id, channel, provider_message_id FROM inbound_messages "
-                           "WHERE id BETWEEN ? AND ?", (last - inserted + 1, last))
-            new = {first[tuple(key)] for key in cursor.fetchall()}
+            try:
+                cursor.execute("SELECT office_id, channel, provider_message_id FROM inbound_messages "
+                               "WHERE id BETWEEN ? AND ?", (last - inserted + 1, last))
+                new = {first[tuple(key)] for key in cursor.fetchall()}
+            except Exception:  # stored all the same; a repeat answered as new costs a look, not a message
+                log.warning("inbound: which rows of a group were new is unknown; all are answered as new",
+                            exc_info=True)
+                new = set(rows)
         for n, waiting in enumerate(group):
             waiting.stored = n in new
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.models import Citizen, CitizenIdentity, Dialog, InboundMessage, Officer, OfficerIdentity, Outbox
-from storage.scoping import office_of
+from storage.scoping import as_loaded, office_of
 
 _KEY = "chat_context"
 SENT = "sent"  # storage.outbox.SENT (not imported: storage.outbox reads from here)
@@ -92,10 +92,12 @@ def _persistent(session: Session, model, values: dict):
     if held is not None:
         return held
     # as the ORM's loading makes one: the instance without its constructor, its columns
-    # set as loaded (no change to flush), its relationships left to load when asked
+    # set as loaded (no change to flush), its relationships left to load when asked (in
+    # its office, as a scoped query's objects do)
     obj = model.__mapper__.class_manager.new_instance()
     obj.__dict__.update(values)
     make_transient_to_detached(obj)
+    as_loaded(obj, values["office_id"])  # its lazy loads scoped to its office
     session.add(obj)
     return obj
 

@@ -119,8 +119,9 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 # database (fcntl, `<database>-writer`), which other processes wait on and which the
 # kernel gives up when its holder exits, however it ends. Only an optimization: a thread
 # that waited WRITER_WAIT seconds for its process's turn goes on to SQLite's own wait,
-# which then decides; the kernel lock is waited on without a limit (its holder is inside
-# one transaction, which SQLite's busy timeout bounds).
+# which then decides. The kernel lock is waited for without a limit: its holder is one
+# transaction of this deployment's (a webhook's group, a batch, a command), which the
+# wait outlasts only if that process stops mid-transaction without exiting.
 _WRITERS: dict[str, "_Writer"] = {}  # by database file: every engine of the file in this process
 _WRITER_OF: "weakref.WeakKeyDictionary[Engine, _Writer | None]" = weakref.WeakKeyDictionary()
 _WRITERS_LOCK = threading.Lock()
@@ -142,6 +143,8 @@ class _Writer:
         if self.depth == 0:
             try:
                 if self.pid != os.getpid():  # a forked process holds none of its parent's locks
+                    if self.fd >= 0:
+                        os.close(self.fd)  # the parent's, inherited (closing it frees no lock here: none is held)
                     self.fd, self.pid = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600), os.getpid()
                 fcntl.lockf(self.fd, fcntl.LOCK_EX)
             except BaseException:

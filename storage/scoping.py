@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
+from sqlalchemy.orm.path_registry import PathRegistry
 
 from storage.base import FIRST_OFFICE, OfficeOwned
 
@@ -48,6 +49,15 @@ def _criteria(office_id: int):
     # One option per office, made once: making it anew for every statement had SQLAlchemy
     # analyse the lambda and its closure each time (as long as the query it scoped).
     return with_loader_criteria(OfficeOwned, lambda cls: cls.office_id == office_id, include_aliases=True)
+
+
+def as_loaded(obj, office_id: int) -> None:
+    """An object made from a row read outside the ORM (storage.chat_context): its lazy
+    loads carry the office's criteria, as those of an object a scoped query loaded do (the
+    hook below leaves relationship loads alone for that reason)."""
+    state = inspect(obj)
+    state.load_options = (_criteria(office_id),)
+    state.load_path = PathRegistry.root[state.mapper]
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -566,17 +566,23 @@ def test_while_other_offices_have_work_one_worker_at_a_time_works_a_burst(make_r
     handled = []
     handle = bot.inbound.handle
 
+    arriving = []  # bursts' messages to store while a message is handled (arrivals mid-round)
+
     def recorded(s, conversation, officers, row, now, **kw):
         handled.append((s.get_bind(), office_of(s)))
+        while arriving:
+            store(1, arriving.pop())
         return handle(s, conversation, officers, row, now, **kw)
 
     monkeypatch.setattr(bot.inbound, "handle", recorded)
     assert first.inbound.run_once() > 0
     assert (first.engine, 1) in handled and (first.engine, quiet) in handled  # the lease's holder
     handled.clear()
-    store(quiet, f"q-{salt}-2")
-    assert second.inbound.run_once() == 1
-    assert handled == [(second.engine, quiet)]  # the burst left to its holder
+    for k in range(4):  # batches of two
+        store(quiet, f"q-{salt}-2{k}")
+    arriving.append(f"burst-{salt}-late")  # and the burst goes on meanwhile
+    assert second.inbound.run_once() == 4
+    assert handled == [(second.engine, quiet)] * 4  # the burst left to its holder, its new message too
     handled.clear()
     monkeypatch.setattr(bot.inbound, "OTHERS_FOR", 0.0)  # no other office has work now
     assert second.inbound.run_once() > 0
@@ -588,3 +594,40 @@ def test_while_other_offices_have_work_one_worker_at_a_time_works_a_burst(make_r
     assert second.inbound.run_once() > 1
     assert (second.engine, 1) in handled  # the lease is the second's now
     assert second.inbound._leases.held == {1}
+
+
+def test_what_the_context_read_made_loads_its_relationships_in_its_office(make_runtime):
+    """The chat's officer identity comes from the context read (a Core statement, its rows
+    made into objects by hand); what is then loaded from it lazily (the officer's unit,
+    the officer's identities) is still filtered by the office, as for a queried object."""
+    from sqlalchemy import event
+
+    from storage import chat_context
+    from storage.models import Officer, OfficerIdentity, Unit
+
+    rt = make_runtime(handle=False)
+    with rt.transaction() as s:
+        unit = Unit(code="LZ", name="Lazy")
+        s.add(unit)
+        s.flush()
+        officer = Officer(name="Petugas", role="admin", unit_id=unit.id)
+        s.add(officer)
+        s.flush()
+        s.add(OfficerIdentity(officer_id=officer.id, channel="webchat", external_id="w-lazy"))
+    rt.receive("webchat", "lazy:1", Inbound("webchat", "w-lazy", "lazy:1", text="/status"), {})
+    statements = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with rt.office(1).transaction() as s:
+        assert storage.inbound.next_of_chat(s, "webchat", "w-lazy") is not None
+        read, identity = chat_context.take(s, "officer_identity", "webchat", "w-lazy")
+        assert read and identity is not None
+        event.listen(rt.engine, "before_cursor_execute", seen)
+        try:
+            assert identity.officer.unit.code == "LZ" and len(identity.officer.identities) == 1
+        finally:
+            event.remove(rt.engine, "before_cursor_execute", seen)
+    loads = [q for q in statements if "FROM units" in q or "FROM officer_identities" in q]
+    assert len(loads) == 2 and all("office_id = " in q for q in loads), loads
