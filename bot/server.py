@@ -2,11 +2,10 @@
 (gthread), and the deployment's loops (inbound handling, the outbox, the scheduler) in a
 process of their own beside it, forked by that worker (bot.embedded_loops).
 
-Why one web worker: SQLite, the embedded default, has one writer; the webhooks'
-acknowledgements are committed in groups by one thread of the worker (storage.
-acknowledgements), and the loops take their turns with it through storage.db's writer
-lock. Why gunicorn and
-not waitress: waitress's single I/O thread polls at full speed while requests wait, and
+Why one web worker: SQLite, the embedded default, has one writer; one thread of the
+worker commits the webhooks' acknowledgements in groups (storage.acknowledgements), and
+the loops take their turns with it through storage.db's writer lock. Why gunicorn and not
+waitress: waitress's single I/O thread polls at full speed while requests wait, and
 under load it and the request threads contend for the interpreter lock; on this
 project's two-core machines the same acknowledgement ran at 0.27 of waitress's own bare
 view and at 0.64 of gunicorn's (bench/inbound.py measures it).

@@ -24,6 +24,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def aduan_run(tmp_path, more: str = "") -> tuple[int, subprocess.Popen, dict, list]:
+    """`aduan run` on a new SQLite file in tmp_path, `more` added to its config file:
+    (its port, the process, its environment, the command)."""
+    port = free_port()
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/var/aduan.db"\n[server]\nport = {port}\n' + more)
+    env = dict(os.environ, ADUAN_CONFIG=str(cfg))
+    aduan = [sys.executable, "-m", "bot"]
+    subprocess.run(aduan + ["db", "upgrade"], env=env, check=True, cwd=tmp_path, capture_output=True)
+    server = subprocess.Popen(aduan + ["run"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    return port, server, env, aduan
+
+
 def test_healthz_checks_database_and_redis(database_url, engine):
     settings = Settings.model_validate({"database": {"url": database_url}})
     client = create_app(settings).test_client()
@@ -39,15 +53,7 @@ def test_healthz_reports_a_dead_dependency():
 
 
 def test_aduan_run_serves_healthz_with_gunicorn_replaces_a_dead_worker_and_a_kill_9_takes_it_along(tmp_path):
-    port = free_port()
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/var/aduan.db"\n'
-                   f'[server]\nport = {port}\n')
-    env = dict(os.environ, ADUAN_CONFIG=str(cfg))
-    aduan = [sys.executable, "-m", "bot"]
-    subprocess.run(aduan + ["db", "upgrade"], env=env, check=True, cwd=tmp_path, capture_output=True)
-    server = subprocess.Popen(aduan + ["run"], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    port, server, _, _ = aduan_run(tmp_path)
     try:
         body, server_header = None, None
         for _ in range(STARTUP_TRIES):
@@ -101,14 +107,7 @@ def test_make_run_serves_the_web_chat_and_a_complaint_shows_in_cases_show(tmp_pa
     import json
     import uuid
 
-    port = free_port()
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/var/aduan.db"\n[server]\nport = {port}\n')
-    env = dict(os.environ, ADUAN_CONFIG=str(cfg))
-    aduan = [sys.executable, "-m", "bot"]
-    subprocess.run(aduan + ["db", "upgrade"], env=env, check=True, cwd=tmp_path, capture_output=True)
-    server = subprocess.Popen(aduan + ["run"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    port, server, env, aduan = aduan_run(tmp_path)
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
     base = f"http://127.0.0.1:{port}"
     page = ""
@@ -152,15 +151,7 @@ def test_aduan_run_handles_in_a_loops_process_of_its_own_told_at_once_and_renewe
     import json
     import uuid
 
-    port = free_port()
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/var/aduan.db"\n[server]\nport = {port}\n'
-                   '[inbound]\npoll_seconds = 10\n')
-    env = dict(os.environ, ADUAN_CONFIG=str(cfg))
-    aduan = [sys.executable, "-m", "bot"]
-    subprocess.run(aduan + ["db", "upgrade"], env=env, check=True, cwd=tmp_path, capture_output=True)
-    server = subprocess.Popen(aduan + ["run"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    port, server, _, _ = aduan_run(tmp_path, '[inbound]\npoll_seconds = 10\n')
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
     base = f"http://127.0.0.1:{port}"
 
