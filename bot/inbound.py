@@ -38,6 +38,7 @@ from storage import inbound as queue
 log = logging.getLogger(__name__)
 ROUND = 20  # chats looked at in one round
 OTHERS_FOR = 2.0  # seconds another office's work counts as recent (_shared)
+STUCK_FOR = 10.0  # seconds a burst's head may stay where it is before its lease counts for nothing (_shared)
 
 
 def _turned(items: list, turn: int) -> list:
@@ -59,6 +60,7 @@ class InboundLoop:
         self.nudges = None  # a storage.redis_store.Nudges when web processes store apart from this one
         self._leases: queue.BurstLeases | None = None
         self._left: set[int] = set()  # the bursts this round leaves to their lease's holder (_shared)
+        self._heads: dict[int, tuple[int, float]] = {}  # burst -> (the id at its head, since when)
         self._others_at = float("-inf")  # time.monotonic() this worker last saw an office without a burst at work
 
     # -- one message -------------------------------------------------------------------
@@ -176,7 +178,7 @@ class InboundLoop:
         many = len(self.runtime.offices()) > 1
         with self.runtime.sessions() as s:
             self._newest = queue.newest_id(s) if many else 0
-            bursts: set[int] = set()
+            bursts: dict[int, int] = {}
             plan = queue.pending_chats(s, limit=ROUND, bursts=bursts)
         if many:
             plan = self._shared(plan, bursts)
@@ -216,7 +218,7 @@ class InboundLoop:
                 self._joined(lanes, turns)
         return done
 
-    def _shared(self, plan: list, bursts: set[int]) -> list:
+    def _shared(self, plan: list, bursts: dict[int, int]) -> list:
         """The plan, less the bursts other workers work while other offices have work. An
         office in a burst (storage.inbound.pending_chats: a head of HEAD x ROUND messages
         waiting) is handled by the worker holding its lease (storage.inbound.BurstLeases);
@@ -224,15 +226,23 @@ class InboundLoop:
         come instead of being in the burst's batches when they do (on two cores, the
         quiet offices' reply p99 during a flood 11.8 -> 3.8 - 7.8 times their p99 alone,
         the flood handled as fast: bench/offices.py). When no other office has had work
-        for OTHERS_FOR seconds, every worker helps with the bursts."""
+        for OTHERS_FOR seconds, every worker helps with the bursts, and so they do with a
+        burst whose head has not moved for STUCK_FOR seconds (its holder is stuck)."""
+        now = time.monotonic()
         offices = {office for office, _, _ in plan}
-        if offices - bursts:
-            self._others_at = time.monotonic()
+        if offices - bursts.keys():
+            self._others_at = now
+        heads = {}
+        for office, head in bursts.items():  # since when each burst's head has been where it is
+            seen = self._heads.get(office)
+            heads[office] = seen if seen is not None and seen[0] == head else (head, now)
+        self._heads = heads
         if self._leases is None:
             self._leases = queue.BurstLeases(self.runtime.engine)
-        self._leases.keep_only(bursts)
-        others = time.monotonic() - self._others_at < OTHERS_FOR
-        self._left = {office for office in bursts if not self._leases.hold(office) and others}
+        self._leases.keep_only(set(bursts))
+        others = now - self._others_at < OTHERS_FOR
+        self._left = {office for office in bursts if others and now - self._heads[office][1] < STUCK_FOR
+                      and not self._leases.hold(office)}
         return [chat for chat in plan if chat[0] not in self._left] if self._left else plan
 
     def _batch_size(self, planned: int) -> int:

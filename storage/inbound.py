@@ -76,7 +76,7 @@ def inbound_of(row: InboundMessage) -> Inbound | None:
     return Inbound(**data)
 
 
-def pending_chats(session: Session, limit: int = 50, bursts: set | None = None) -> list[tuple[int, str, str]]:
+def pending_chats(session: Session, limit: int = 50, bursts: dict | None = None) -> list[tuple[int, str, str]]:
     """(office, channel, chat) of the chats with unhandled messages, fairly across offices:
     each office's chats ranked by how long they have waited, then by that rank, so a round
     takes each office's oldest chat before any office's second. Read across offices: the
@@ -87,7 +87,8 @@ def pending_chats(session: Session, limit: int = 50, bursts: set | None = None) 
     or of a hundred thousand. An office whose head holds fewer chats than the plan takes
     (a few chats with long backlogs at its front) is read whole, so that no chat waits
     behind another chat's backlog. `bursts`, if given, gets the offices with a head that
-    full (HEAD x limit messages waiting or more): those in a burst."""
+    full (HEAD x limit messages waiting or more: those in a burst), each with the id at
+    its head."""
     lanes = []
     for office in _offices_with_work(session):
         rows = session.execute(_head_statement(), {"office": office, "n": HEAD * limit}).all()
@@ -95,7 +96,7 @@ def pending_chats(session: Session, limit: int = 50, bursts: set | None = None) 
         for channel, chat, row_id in rows:  # in id order: a chat's first row is its oldest
             firsts.setdefault((channel, chat), row_id)
         if len(rows) == HEAD * limit and bursts is not None:
-            bursts.add(office)
+            bursts[office] = rows[0][2]
         if len(rows) == HEAD * limit and len(firsts) < limit:
             firsts = {(channel, chat): first for channel, chat, first in
                       session.execute(_office_chats_statement(), {"office": office, "n": limit})}

@@ -560,7 +560,7 @@ def test_while_other_offices_have_work_one_worker_at_a_time_works_a_burst(make_r
         storage.acknowledgements.store(first.ack_engine, office, "webchat", uid,
                                        Inbound("webchat", chat, uid, text="halo"), first.clock())
 
-    for k in range(120):  # more than a round's head: a burst
+    for k in range(200):  # more than a round's head (80), after all the rounds below too: a burst
         store(1, f"burst-{salt}-{k}")
     store(quiet, f"q-{salt}-1")
     handled = []
@@ -589,6 +589,12 @@ def test_while_other_offices_have_work_one_worker_at_a_time_works_a_burst(make_r
     assert {office for _, office in handled} == {1}  # it helps
     monkeypatch.setattr(bot.inbound, "OTHERS_FOR", 2.0)
     store(quiet, f"q-{salt}-3")
+    monkeypatch.setattr(bot.inbound, "STUCK_FOR", 0.0)  # the holder has not moved the burst for long
+    handled.clear()
+    assert second.inbound.run_once() > 1
+    assert (second.engine, 1) in handled and 1 not in second.inbound._leases.held  # it helps all the same
+    monkeypatch.setattr(bot.inbound, "STUCK_FOR", 10.0)
+    store(quiet, f"q-{salt}-4")
     first.inbound.stop()  # its leases go with it
     handled.clear()
     assert second.inbound.run_once() > 1
