@@ -31,7 +31,7 @@ from storage.models import Case, CaseEvent, Citizen, CitizenIdentity, Officer, O
 from storage.outbox import enqueue, held_count
 from storage.visibility import may_see
 from handlers.office import Office
-from handlers.words import label
+from handlers.words import label, verdict_buttons
 
 log = logging.getLogger(__name__)
 BURST_WINDOW = timedelta(minutes=1)
@@ -253,8 +253,7 @@ def transition(session: Session, office: Office, case: Case, tr: TransitionDef, 
         lines.append(t(lang, key, step=step, due=when(office.calendar, clock.due_at, lang)))
     if answerable:
         lines.append(t(lang, "notify.solved_question"))
-        buttons = rows(Button(t(lang, "button.solved"), f"c|accept|{case.ticket}"),
-                       Button(t(lang, "button.unsolved"), f"c|not_resolved|{case.ticket}"))
+        buttons = verdict_buttons(lang, case.ticket)
     email_text = "\n".join(lines)  # an email cannot be answered: it says where instead
     if st.pause_clock:
         lines.append(t(lang, "notify.reply_here"))

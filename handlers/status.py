@@ -12,7 +12,7 @@ from flows.messages import Reply
 from storage import access
 from storage.models import Case, Citizen, utcnow
 from handlers.office import Office
-from handlers.words import action_label
+from handlers.words import action_label, verdict_buttons
 
 MAX_LISTED = 10
 NOTE_CHARS = 300
@@ -32,7 +32,13 @@ def case_list(session: Session, office: Office, citizen: Citizen, lang: str) -> 
     lines += [t(lang, "status.item", ticket=c.ticket, state=_label(office, c, lang),
                 date=day(office.calendar, c.created_at, lang)) for c in cases]
     lines.append(t(lang, "status.hint"))
-    return Reply("\n".join(lines))
+    # A case that waits for the citizen's verdict asks again here: on a channel where a
+    # choice is typed, a number answers the newest message, which this list now is.
+    waiting = next((c for c in cases if office.cases.workflow_of(c).awaits_verdict(c.state)), None)
+    if waiting is None:
+        return Reply("\n".join(lines))
+    lines += ["", t(lang, "status.verdict", ticket=waiting.ticket)]
+    return Reply("\n".join(lines), verdict_buttons(lang, waiting.ticket))
 
 
 def case_detail(session: Session, office: Office, citizen: Citizen, args: str, lang: str,
@@ -45,7 +51,11 @@ def case_detail(session: Session, office: Office, citizen: Citizen, args: str, l
     case = session.scalar(select(Case).where(Case.ticket == ticket)
                           .options(selectinload(Case.events)))
     if case is not None and case.citizen_id == citizen.id:
-        return _detail(session, office, case, lang)
+        detail = _detail(session, office, case, lang)
+        if not office.cases.workflow_of(case).awaits_verdict(case.state):
+            return detail
+        # their own case waits for their verdict: asked again, as in the list
+        return Reply(f"{detail.text}\n\n{t(lang, 'notify.solved_question')}", verdict_buttons(lang, case.ticket))
     if not code.strip():
         return not_found
     try:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flows.i18n import t
+from flows.messages import Button, rows
 from flows.workflow import Workflow
 from storage.errors import StorageError
 from storage.models import CaseEvent, Officer
@@ -80,3 +81,9 @@ def event_actor(wf: Workflow, event, lang: str) -> str:
 def error_text(exc: StorageError, lang: str) -> str:
     """A storage error in the reader's language (its English message if it has no key)."""
     return t(lang, exc.key, **exc.values) if exc.key else str(exc)
+
+
+def verdict_buttons(lang: str, ticket: str) -> tuple:
+    """The citizen's two answers to "is your problem solved?" about one case."""
+    return rows(Button(t(lang, "button.solved"), f"c|accept|{ticket}"),
+                Button(t(lang, "button.unsolved"), f"c|not_resolved|{ticket}"))

@@ -151,6 +151,8 @@ def test_a_complaint_closes_on_every_channel(world, journey):
 
     act(world, officers, ticket, officer_path(wf, wf.initial), "Lampu sudah kami ganti.")
     verdict_after_answer(citizen, "Lampu sudah kami ganti.")
+    citizen.say("/status")  # looks at their cases first: the list asks the question again
+    assert any(f"Pengaduan {ticket} menunggu jawaban Anda" in t for t in citizen.read())
     citizen.pick("Belum selesai")
     citizen.say("Lampunya mati lagi sejak kemarin.")
     back = state_of(runtime, ticket)  # back with the unit

@@ -171,6 +171,13 @@ class WhatsAppUser(_Person):
                                               headers={"X-Twilio-Signature": signature})
         assert r.status_code == 200, r.data
 
+    def options(self) -> list[tuple[str, str | None]]:
+        """The choices of the newest message only: a number typed answers that message
+        (an older list in the chat is no longer what "1" means)."""
+        self.world.deliver()
+        self.received = self._inbox()
+        return self.received[-1]["options"] if self.received else []
+
     def _pick(self, index, option) -> None:
         self.say(str(index + 1))  # what a person types under a numbered list
 
