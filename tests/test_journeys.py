@@ -151,7 +151,10 @@ def test_a_complaint_closes_on_every_channel(world, journey):
 
     act(world, officers, ticket, officer_path(wf, wf.initial), "Lampu sudah kami ganti.")
     verdict_after_answer(citizen, "Lampu sudah kami ganti.")
-    citizen.say("/status")  # looks at their cases first: the list asks the question again
+    citizen.say(f"/status {ticket}")  # looks at the case first: its page asks the question again
+    assert any(ticket in t and "Apakah masalah Anda sudah selesai?" in t
+               for t in citizen.read())
+    citizen.say("/status")  # and the list of their cases too
     assert any(f"Pengaduan {ticket} menunggu jawaban Anda" in t for t in citizen.read())
     citizen.pick("Belum selesai")
     citizen.say("Lampunya mati lagi sejak kemarin.")
