@@ -141,7 +141,6 @@ class LoopsProcess:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C reaches the whole group: the master decides
             rt = self.runtime
             rt.after_fork()
-            rt.loops_elsewhere = None
             if self.inbound:
                 rt.inbound.start()
             if self.outbound:

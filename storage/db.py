@@ -172,25 +172,25 @@ def _writer_of(engine: Engine) -> _Writer | None:
         return _WRITER_OF[engine]
     except KeyError:
         pass
-    lock = None
+    writer = None
     if is_sqlite_file(engine):
         with _WRITERS_LOCK:
             path = str(Path(engine.url.database).resolve())
-            lock = _WRITERS.setdefault(path, _Writer(path))
-    _WRITER_OF[engine] = lock
-    return lock
+            writer = _WRITERS.setdefault(path, _Writer(path))
+    _WRITER_OF[engine] = writer
+    return writer
 
 
 @contextmanager
 def sqlite_writer(engine: Engine | None) -> Iterator[None]:
     """Hold the turn to write to `engine`'s SQLite file (nothing for other databases)."""
-    lock = None if engine is None else _writer_of(engine)
-    held = lock is not None and lock.acquire(timeout=WRITER_WAIT)
+    writer = None if engine is None else _writer_of(engine)
+    held = writer is not None and writer.acquire(timeout=WRITER_WAIT)
     try:
         yield
     finally:
         if held:
-            lock.release()
+            writer.release()
 
 
 def lock_conversation(session: Session, channel: str, chat_id: str) -> None:

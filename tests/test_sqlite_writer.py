@@ -2,6 +2,7 @@
 waits for another's transaction to end, a holder that dies frees it, and a process that
 writes back to back does not keep another out (SQLite's own busy handler, which sleeps
 between tries, would)."""
+import fcntl
 import os
 import signal
 import subprocess
@@ -58,22 +59,39 @@ def _write(factory) -> float:
     return waited
 
 
-def test_a_process_waits_for_another_s_transaction_and_goes_in_when_it_ends(tmp_path):
+def _kernel_lock_free(url: str) -> bool:
+    """Whether no process holds the writer's kernel lock on the file beside the database."""
+    fd = os.open(url.removeprefix("sqlite:///") + "-writer", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_a_process_waits_for_another_s_transaction_in_the_kernel_and_goes_in_when_it_ends(tmp_path):
     url = _database(tmp_path)
     other = _other(url, hold=0.6)
+    assert not _kernel_lock_free(url)  # the other's transaction holds it (not only SQLite's lock)
     factory = make_sessionmaker(make_engine(url))
     waited = _write(factory)
     assert other.wait(10) == 0
     assert waited > 0.3  # it queued behind the other's transaction (not beside it)
+    assert _kernel_lock_free(url)
 
 
 def test_a_holder_killed_mid_transaction_frees_the_writer(tmp_path):
     url = _database(tmp_path)
     other = _other(url, hold=60)
+    assert not _kernel_lock_free(url)
     other.send_signal(signal.SIGKILL)
     other.wait(10)
+    assert _kernel_lock_free(url)  # the kernel let go of the dead holder's lock
     factory = make_sessionmaker(make_engine(url))
-    assert _write(factory) < 2  # the kernel let go of the dead holder's lock (SQLite's too)
+    assert _write(factory) < 2  # and SQLite of its own
 
 
 def test_a_process_writing_back_to_back_does_not_keep_another_out(tmp_path):

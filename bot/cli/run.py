@@ -9,10 +9,10 @@ from bot import logs
 @click.option("--port", default=None, type=click.IntRange(1, 65535),
               help="Port (default: server.port, 8080).")
 @click.option("--no-worker", is_flag=True,
-              help="Do not handle messages or send the outbox in this process (run `aduan worker` "
-                   "processes instead).")
+              help="Do not handle messages or send the outbox here (run `aduan worker` processes "
+                   "instead).")
 @click.option("--no-scheduler", is_flag=True,
-              help="Do not run the scheduler in this process (run `aduan scheduler` instead).")
+              help="Do not run the scheduler here (run `aduan scheduler` instead).")
 @click.pass_obj
 def run(obj, host, port, no_worker, no_scheduler):
     """Serve the web app (webhooks, web chat, /healthz) on server.host:server.port."""
