@@ -637,3 +637,30 @@ def test_what_the_context_read_made_loads_its_relationships_in_its_office(make_r
             event.remove(rt.engine, "before_cursor_execute", seen)
     loads = [q for q in statements if "FROM units" in q or "FROM officer_identities" in q]
     assert len(loads) == 2 and all("office_id = " in q for q in loads), loads
+
+
+def test_an_office_with_a_batch_s_worth_waiting_is_in_a_burst(make_runtime):
+    """A burst is an office with a full batch of messages waiting (eight),
+    not only one with a backlog as long as a round's head: a flood the workers nearly keep
+    up with is one too, so one worker works it while another stays free."""
+    from storage.offices import add_office
+
+    runtime = make_runtime(handle=False)
+    with runtime.transaction() as s:
+        quiet = add_office(s, "sepi", {"office": {"name": "Kantor Sepi"}}).id
+    n = iter(range(10_000))
+
+    def store(office, chat):
+        uid = f"b{next(n)}"
+        storage.acknowledgements.store(runtime.ack_engine, office, "webchat", uid,
+                                       Inbound("webchat", chat, uid, text="halo"), runtime.clock())
+
+    for k in range(8):  # a batch's worth (bot.inbound's default batch), far below a round's head of 80
+        store(1, f"busy-{k}")
+    for k in range(7):
+        store(quiet, f"quiet-{k}")
+    bursts: dict = {}
+    with runtime.sessions() as s:
+        storage.inbound.pending_chats(s, limit=20, bursts=bursts)
+    first = rows(runtime, office_id=1)[0].id
+    assert bursts == {1: first}
