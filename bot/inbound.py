@@ -221,13 +221,14 @@ class InboundLoop:
     def _shared(self, plan: list, bursts: dict[int, int]) -> list:
         """The plan, less the bursts other workers work while other offices have work. An
         office in a burst (storage.inbound.pending_chats: storage.inbound.BURST messages
-        waiting or more) is handled by the worker holding its lease (storage.inbound.BurstLeases);
-        the other workers, left free, take the other offices' messages the moment they
-        come instead of being in the burst's batches when they do (on two cores, the
-        quiet offices' reply p99 during a flood 6.1 - 6.5 -> 3.3 - 3.8 times their p99
-        alone, the flood handled a little slower meanwhile: bench/offices.py). When no other office has had work
-        for OTHERS_FOR seconds, every worker helps with the bursts, and so they do with a
-        burst whose head has not moved for STUCK_FOR seconds (its holder is stuck)."""
+        waiting or more) is handled by the worker holding its lease
+        (storage.inbound.BurstLeases); the other workers, left free, take the other
+        offices' messages the moment they come instead of being in the burst's batches
+        when they do (on two cores, the quiet offices' reply p99 during a flood 6.1 - 6.5
+        -> 3.3 - 3.8 times their p99 alone, the flood handled a little slower meanwhile:
+        bench/offices.py). When no other office has had work for OTHERS_FOR seconds, every
+        worker helps with the bursts, and so they do with a burst whose head has not moved
+        for STUCK_FOR seconds (its holder is stuck)."""
         now = time.monotonic()
         offices = {office for office, _, _ in plan}
         if offices - bursts.keys():
