@@ -25,6 +25,12 @@ def update(uid, text, chat=4242):
         "from": {"id": chat, "is_bot": False, "first_name": "Siti", "language_code": "id"}}}
 
 
+def stored(runtime, office, chat, uid):
+    """A web chat message of this office's chat, acknowledged (stored, not handled)."""
+    storage.acknowledgements.store(runtime.ack_engine, office, "webchat", uid,
+                                   Inbound("webchat", chat, uid, text="halo"), runtime.clock())
+
+
 def rows(runtime, model=InboundMessage, **where):
     with runtime.sessions() as s:
         return s.scalars(select(model).filter_by(**where).order_by(model.id)).all()
@@ -556,9 +562,7 @@ def test_while_other_offices_have_work_one_worker_at_a_time_works_a_burst(make_r
     n = iter(range(10_000))
 
     def store(office, chat):
-        uid = f"l{next(n)}"
-        storage.acknowledgements.store(first.ack_engine, office, "webchat", uid,
-                                       Inbound("webchat", chat, uid, text="halo"), first.clock())
+        stored(first, office, chat, f"l{next(n)}")
 
     for k in range(200):  # more than a round's head (80), after all the rounds below too: a burst
         store(1, f"burst-{salt}-{k}")
@@ -640,25 +644,18 @@ def test_what_the_context_read_made_loads_its_relationships_in_its_office(make_r
 
 
 def test_an_office_with_a_batch_s_worth_waiting_is_in_a_burst(make_runtime):
-    """A burst is an office with a full batch of messages waiting (eight),
-    not only one with a backlog as long as a round's head: a flood the workers nearly keep
-    up with is one too, so one worker works it while another stays free."""
+    """A burst is an office with a full batch of messages waiting (eight), not only one
+    with a backlog as long as a round's head: a flood the workers nearly keep up with is
+    one too, so one worker works it while another stays free."""
     from storage.offices import add_office
 
     runtime = make_runtime(handle=False)
     with runtime.transaction() as s:
         quiet = add_office(s, "sepi", {"office": {"name": "Kantor Sepi"}}).id
-    n = iter(range(10_000))
-
-    def store(office, chat):
-        uid = f"b{next(n)}"
-        storage.acknowledgements.store(runtime.ack_engine, office, "webchat", uid,
-                                       Inbound("webchat", chat, uid, text="halo"), runtime.clock())
-
     for k in range(8):  # a batch's worth (bot.inbound's default batch), far below a round's head of 80
-        store(1, f"busy-{k}")
+        stored(runtime, 1, f"busy-{k}", f"b{k}")
     for k in range(7):
-        store(quiet, f"quiet-{k}")
+        stored(runtime, quiet, f"quiet-{k}", f"q{k}")
     bursts: dict = {}
     with runtime.sessions() as s:
         storage.inbound.pending_chats(s, limit=20, bursts=bursts)
