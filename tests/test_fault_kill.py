@@ -76,10 +76,11 @@ def test_kill_9_mid_load_loses_nothing(tmp_path):
             assert after == len(updates) - before  # acknowledged after the restart
             engine = create_engine(f"sqlite:///{db}")
             deadline = time.time() + 60
-            while time.time() < deadline:
+            while time.time() < deadline:  # every update handled, and every reply it made sent
                 with engine.connect() as c:
                     pending = c.scalar(text("SELECT count(*) FROM outbox WHERE status = 'pending'"))
-                if pending == 0:
+                    unhandled = c.scalar(text("SELECT count(*) FROM inbound_messages WHERE handled_at IS NULL"))
+                if pending == unhandled == 0:
                     break
                 time.sleep(0.5)
             with engine.connect() as c:
