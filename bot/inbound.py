@@ -144,6 +144,12 @@ class InboundLoop:
     def _one_by_one(self, office_id: int, chats: list[tuple[str, str]]) -> int:
         return sum(self.handle_next(office_id, channel, chat) for channel, chat in chats)
 
+    def _reads(self):
+        """A connection for the round's reads, each one statement: no transaction around
+        them (on PostgreSQL the webhooks' autocommit engine, so a read is one round trip, not
+        BEGIN, the read and a ROLLBACK)."""
+        return self.runtime.ack_engine.connect()
+
     def _database_answers(self) -> bool:
         try:
             with self.runtime.engine.connect() as conn:
@@ -176,10 +182,10 @@ class InboundLoop:
         at a chat of its own, so two workers do not both try the same chats in the same
         order (a chat another worker holds is passed over: storage.inbound.claim_chat)."""
         many = len(self.runtime.offices()) > 1
-        with self.runtime.sessions() as s:
-            self._newest = queue.newest_id(s) if many else 0
-            bursts: dict[int, int] = {}
-            plan = queue.pending_chats(s, limit=ROUND, bursts=bursts)
+        bursts: dict[int, int] = {}
+        with self._reads() as conn:
+            newest, plan = queue.plan_round(conn, ROUND, bursts)
+        self._newest = newest if many else 0
         if many:
             plan = self._shared(plan, bursts)
         self._rounds += 1
@@ -259,8 +265,8 @@ class InboundLoop:
         any but the busy office joined. (An office still in the round gets its new chats in
         the next round: a burst never lengthens a round.)"""
         if session is None:
-            with self.runtime.sessions() as s:
-                arrived = queue.arrivals_since(s, self._newest)
+            with self._reads() as conn:
+                arrived = queue.arrivals_since(conn, self._newest)
         else:
             arrived = queue.arrivals_since(session, self._newest)
         joined = []

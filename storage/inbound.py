@@ -32,7 +32,7 @@ from datetime import datetime
 from functools import cache
 from typing import Iterator
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import Connection, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from flows.messages import Attachment, Inbound
@@ -79,30 +79,49 @@ def inbound_of(row: InboundMessage) -> Inbound | None:
 def pending_chats(session: Session, limit: int = 50, bursts: dict | None = None) -> list[tuple[int, str, str]]:
     """(office, channel, chat) of the chats with unhandled messages, fairly across offices:
     each office's chats ranked by how long they have waited, then by that rank, so a round
-    takes each office's oldest chat before any office's second. Read across offices: the
-    caller then works in each office's own session.
+    takes each office's oldest chat before any office's second (plan_round's plan)."""
+    return plan_round(session.connection(), limit, bursts)[1]
+
+
+def plan_round(conn: Connection, limit: int = 50, bursts: dict | None = None) -> tuple[int, list[tuple[int, str, str]]]:
+    """(the newest inbound id, the plan): the chats with unhandled messages, fairly across
+    offices, as pending_chats says, and where `arrivals_since` starts for this plan. Read
+    across offices: the caller then works in each office's own session.
 
     Read from the head of each office's queue (its oldest HEAD x limit messages, through an
     index), not from the whole backlog: a plan costs the same with a backlog of a hundred
-    or of a hundred thousand. An office whose head holds fewer chats than the plan takes
-    (a few chats with long backlogs at its front) is read whole, so that no chat waits
-    behind another chat's backlog. `bursts`, if given, gets the offices with BURST messages
-    waiting or more (those in a burst), each with the id at its head."""
+    or of a hundred thousand. On PostgreSQL every office's head and the newest id come in
+    one statement, a round trip whatever the number of offices with work (one an office
+    was 11 round trips a round with ten offices at work, each waiting for a core when a
+    flood keeps both busy); SQLite, in the process, reads each office's head apart. An
+    office whose head holds fewer chats than the plan takes (a few chats with long backlogs
+    at its front) is read whole, so that no chat waits behind another chat's backlog.
+    `bursts`, if given, gets the offices with BURST messages waiting or more (those in a
+    burst), each with the id at its head."""
+    n = HEAD * limit
+    heads: dict[int, list] = {}
+    if conn.dialect.name == "postgresql":
+        newest = 0
+        for office, channel, chat, row_id, newest in conn.execute(_heads_statement(), {"n": n}):
+            heads.setdefault(office, []).append((channel, chat, row_id))
+    else:
+        newest = conn.scalar(_newest_statement())
+        for office in _offices_with_work(conn):
+            heads[office] = conn.execute(_head_statement(), {"office": office, "n": n}).all()
     lanes = []
-    for office in _offices_with_work(session):
-        rows = session.execute(_head_statement(), {"office": office, "n": HEAD * limit}).all()
+    for office, rows in heads.items():
         firsts: dict[tuple[str, str], int] = {}
         for channel, chat, row_id in rows:  # in id order: a chat's first row is its oldest
             firsts.setdefault((channel, chat), row_id)
         if len(rows) >= BURST and bursts is not None:
             bursts[office] = rows[0][2]
-        if len(rows) == HEAD * limit and len(firsts) < limit:
+        if len(rows) == n and len(firsts) < limit:
             firsts = {(channel, chat): first for channel, chat, first in
-                      session.execute(_office_chats_statement(), {"office": office, "n": limit})}
+                      conn.execute(_office_chats_statement(), {"office": office, "n": limit})}
         lanes.append([(first, office, channel, chat) for (channel, chat), first in list(firsts.items())[:limit]])
     plan = sorted((rank, first, office, channel, chat) for lane in lanes for rank, (first, office, channel, chat)
                   in enumerate(lane))
-    return [(office, channel, chat) for _, _, office, channel, chat in plan[:limit]]
+    return newest, [(office, channel, chat) for _, _, office, channel, chat in plan[:limit]]
 
 
 HEAD = 4  # messages read from the head of an office's queue, per chat a plan takes
@@ -114,22 +133,38 @@ HEAD = 4  # messages read from the head of an office's queue, per chat a plan ta
 BURST = 8
 
 
-def _offices_with_work(session: Session) -> list[int]:
+def _offices_with_work(conn: Connection) -> list[int]:
     """The offices with unhandled messages: a walk through the partial index's distinct
     offices (a recursive query, one index probe an office), not a scan of the backlog."""
-    return [office for (office,) in session.execute(_offices_statement()) if office is not None]
+    return [office for (office,) in conn.execute(_offices_statement()) if office is not None]
+
+
+# The walk through the offices with work (_offices_with_work)
+_OFFICES = """
+    WITH RECURSIVE o(office_id) AS (
+        SELECT (SELECT min(office_id) FROM inbound_messages WHERE handled_at IS NULL)
+        UNION ALL
+        SELECT (SELECT min(m.office_id) FROM inbound_messages m
+                WHERE m.handled_at IS NULL AND m.office_id > o.office_id)
+        FROM o WHERE o.office_id IS NOT NULL)"""
 
 
 @cache
 def _offices_statement():
-    return text("""
-        WITH RECURSIVE o(office_id) AS (
-            SELECT (SELECT min(office_id) FROM inbound_messages WHERE handled_at IS NULL)
-            UNION ALL
-            SELECT (SELECT min(m.office_id) FROM inbound_messages m
-                    WHERE m.handled_at IS NULL AND m.office_id > o.office_id)
-            FROM o WHERE o.office_id IS NOT NULL)
-        SELECT office_id FROM o""")
+    return text(_OFFICES + " SELECT office_id FROM o")
+
+
+@cache
+def _heads_statement():
+    """Each office's head (_head_statement) beside the newest id, for every office with work
+    at once (PostgreSQL: a lateral join on the walk through the offices)."""
+    return text(_OFFICES + """
+        SELECT o.office_id, h.channel, h.chat_id, h.id,
+               (SELECT coalesce(max(id), 0) FROM inbound_messages) AS newest
+        FROM o CROSS JOIN LATERAL (
+            SELECT m.channel, m.chat_id, m.id FROM inbound_messages m
+            WHERE m.office_id = o.office_id AND m.handled_at IS NULL ORDER BY m.id LIMIT :n) h
+        ORDER BY o.office_id, h.id""")
 
 
 @cache
@@ -147,17 +182,17 @@ def _office_chats_statement():
             .group_by(InboundMessage.channel, InboundMessage.chat_id).order_by(first).limit(bindparam("n")))
 
 
-def newest_id(session: Session) -> int:
-    """The highest inbound id so far (0 if none): where `arrivals_since` starts."""
-    return session.scalar(select(func.coalesce(func.max(InboundMessage.id), 0)))
+@cache
+def _newest_statement():
+    return select(func.coalesce(func.max(InboundMessage.__table__.c.id), 0))
 
 
-def arrivals_since(session: Session, after_id: int, limit: int = 100) -> list[tuple[int, int, str, str]]:
+def arrivals_since(reader: Session | Connection, after_id: int, limit: int = 100) -> list[tuple[int, int, str, str]]:
     """(id, office, channel, chat) of the unhandled messages stored after `after_id`, in id
     order, of every office (even through an office's session: a worker in one office's
     batch asks what came in for the others): a range of the primary key, a few rows."""
-    return [tuple(row) for row in session.connection().execute(_arrivals_statement(),
-                                                               {"after": after_id, "limit": limit})]
+    conn = reader.connection() if isinstance(reader, Session) else reader
+    return [tuple(row) for row in conn.execute(_arrivals_statement(), {"after": after_id, "limit": limit})]
 
 
 @cache

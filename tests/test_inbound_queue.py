@@ -661,3 +661,38 @@ def test_an_office_with_a_batch_s_worth_waiting_is_in_a_burst(make_runtime):
         storage.inbound.pending_chats(s, limit=20, bursts=bursts)
     first = rows(runtime, office_id=1)[0].id
     assert bursts == {1: first}
+
+
+def test_a_round_s_plan_is_one_statement_however_many_offices_have_work(make_runtime):
+    """PostgreSQL: every office's head and the newest id come in one statement, outside any
+    transaction (one round trip: with one an office, a flood that keeps both cores busy
+    made the quiet offices wait for each); the plan is fair across offices all the same."""
+    from sqlalchemy import event
+    from storage.offices import add_office
+
+    runtime = make_runtime(handle=False)
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite is read in the process: no round trips to save")
+    with runtime.transaction() as s:
+        others = [add_office(s, f"k{n}", {"office": {"name": f"Kantor {n}"}}).id for n in range(9)]
+    for k in range(30):
+        stored(runtime, 1, f"busy-{k}", f"b{k}")
+    for office in others:
+        stored(runtime, office, f"warga-{office}", f"w{office}")
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    bursts: dict = {}
+    event.listen(runtime.ack_engine, "before_cursor_execute", seen)
+    try:
+        with runtime.ack_engine.connect() as conn:
+            newest, plan = storage.inbound.plan_round(conn, 20, bursts)
+            assert conn.connection.dbapi_connection.autocommit  # no BEGIN, no ROLLBACK
+    finally:
+        event.remove(runtime.ack_engine, "before_cursor_execute", seen)
+    assert len(statements) == 1, statements
+    assert newest == max(row.id for row in rows(runtime))
+    assert [office for office, _, _ in plan[:10]] == [1, *others]  # every office's first before any second
+    assert bursts == {1: rows(runtime, office_id=1)[0].id}
