@@ -15,6 +15,10 @@ a slow server cannot hide its queueing) to the `created_at` of its first reply r
   to handled (`handled_at`: the queue and the handling).
 - `offices_flood_backlog_after`: the flood's messages still unhandled when it stops (what
   the workers could not keep up with while it lasted).
+- `offices_flood_workers_cpu_ms_per_handled` / `_web_cpu_ms_per_acked`: while the flood
+  lasts, the CPU time of the worker processes for each message handled and of the web
+  processes for each acknowledged (steadier than the latencies on a busy machine: what
+  the work costs, not how long it waited).
 - `offices_quiet_flooded_vs_alone_p99_ratio`: the goal is at most 2.
 - `offices_acked_never_handled`: every acknowledged message is handled once the flood has
   drained (goal 0).
@@ -29,7 +33,7 @@ import time
 
 from sqlalchemy import create_engine, func, select
 
-from bench.common import PY, ROOT, aware, figure, free_port, fresh_database, migrate, start, stop, wait_http
+from bench.common import PY, ROOT, aware, cpu_seconds, figure, free_port, fresh_database, migrate, start, stop, wait_http
 from bench.inbound import wrk
 
 PG_ADMIN = os.environ.get("ADUAN_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -188,10 +192,16 @@ def main() -> None:
         began = time.time() + 0.5
         flooded = plan(quiet, QUIET_RATE, SECONDS, began, 300_000_000)
         flood = plan([1], FLOOD_RATE, SECONDS, began, 400_000_000)
-        acked += send(port, sorted(flooded + flood))
+        cpu = [cpu_seconds(p.pid) for p in procs]
+        flood_acked = send(port, sorted(flooded + flood))
+        acked += flood_acked
         got_flooded = replies(engine, flooded)
+        cpu = [cpu_seconds(p.pid) - before for p, before in zip(procs, cpu)]
+        backlog = unhandled(engine)
         figure("offices_flood_offered_per_s", FLOOD_RATE)
-        figure("offices_flood_backlog_after", unhandled(engine))
+        figure("offices_flood_backlog_after", backlog)
+        figure("offices_flood_workers_cpu_ms_per_handled", sum(cpu[1:]) * 1000 / max(1, flood_acked - backlog))
+        figure("offices_flood_web_cpu_ms_per_acked", cpu[0] * 1000 / max(1, flood_acked))
         figure("offices_quiet_flooded_reply_p50_ms", pct(got_flooded, 50))
         figure("offices_quiet_flooded_reply_p99_ms", pct(got_flooded, 99))
         acks, queued = stages(engine, flooded)
