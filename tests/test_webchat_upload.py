@@ -150,3 +150,34 @@ def test_a_photo_attached_through_the_page_in_chromium(browser, served, runtime,
         [a] = s.scalars(select(Attachment).where(Attachment.case_id == case.id)).all()
         assert (a.media_type, a.content_type, a.filename) == ("photo", "image/png", "bukti.png")
         assert Path(a.stored_path).read_bytes() == PNG
+
+
+def test_the_outbound_loop_looks_for_files_at_its_own_pace(client, runtime, tmp_path, monkeypatch):
+    """The outbound loop is woken for every handled message's replies; it looks for files
+    to fetch only when its last look found some or `files_every` seconds have gone by, and
+    the citizen's upload is fetched all the same."""
+    loop, looks = runtime.outbound, []
+    look = loop.fetcher.run_once
+    monkeypatch.setattr(loop.fetcher, "run_once", lambda: looks.append(look()) or looks[-1])
+    loop.files_every = 60.0
+
+    def a_round():  # what the loop does when woken (OutboundLoop.run)
+        for work in loop.jobs:
+            work()
+
+    a_round()
+    assert looks == [0]
+    to_attachments_step(client)
+    upload(client, PNG)
+    for n, body in enumerate(({"button": "next"}, {"button": "biasa"}, {"button": "submit"})):
+        client.post("/webchat/api/messages", json={"id": f"after-{n:04d}", **body})
+        a_round()  # woken by the replies: no look yet
+    assert looks == [0]
+    loop.files_every = 0.0  # as if a minute had gone by
+    a_round()
+    loop.files_every = 60.0
+    a_round()  # the last look found a file: looks again at once
+    a_round()  # that one found none: not again within the minute
+    assert looks == [0, 1, 0]
+    with runtime.sessions() as s:
+        assert s.scalar(select(Attachment.stored_path)) is not None
