@@ -301,10 +301,10 @@ class InboundLoop:
                 return done
         return done
 
-    def wake(self) -> None:
+    def wake(self, office_id: int = 0) -> None:
         self._wake.set()
         if self.nudges is not None:
-            self.nudges.push()  # the loop waits on those, not on the event
+            self.nudges.push(office_id)  # the loop waits on those, not on the event
 
     def run(self) -> None:
         while not self._stop.is_set():
@@ -315,7 +315,7 @@ class InboundLoop:
                 busy = 0
             if not busy:
                 if self.nudges is not None:  # another process (a web process) stored it
-                    self.nudges.wait(self.idle)
+                    self.nudges.wait(self.idle, ignore=self._left)  # not for a burst another worker works
                 else:
                     self._wake.wait(self.idle)
                     self._wake.clear()

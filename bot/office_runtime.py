@@ -159,7 +159,7 @@ class OfficeRuntime:
         False when it was a repeat. `raw` (the provider's payload) is never stored."""
         new = acknowledgements.store(self.deployment.ack_engine, self.id, channel, provider_id, inbound, self.clock())
         if new and inbound is not None:
-            self.deployment.wake_inbound()
+            self.deployment.wake_inbound(self.id)
         return new
 
     def record_delivery_status(self, channel: str, provider_message_id: str, status: str,

@@ -227,14 +227,15 @@ class Runtime:
     def nudges(self) -> Nudges:
         return Nudges(self.redis)
 
-    def wake_inbound(self) -> None:
-        """A message was stored: this process's loop, or a worker, starts on it at once."""
+    def wake_inbound(self, office_id: int = 0) -> None:
+        """A message of this office was stored: this process's loop, or a worker, starts on
+        it at once."""
         if "inbound" in self.__dict__ and self.inbound.running:
-            self.inbound.wake()
+            self.inbound.wake(office_id)
         elif self.loops_elsewhere is not None:
             self.loops_elsewhere("inbound")
         elif self.settings.redis.url != MEMORY_URL:
-            self.nudges.push()
+            self.nudges.push(office_id)
 
     @cached_property
     def file_links(self) -> FileLinks:

@@ -140,32 +140,45 @@ class RateLimiter:
 class Nudges:
     """"There is work": a web process that stored a message tells the workers, so an idle
     worker starts at once instead of at its next look (inbound.poll_seconds). A list in
-    Redis: one push wakes one waiting worker; it is kept short, since a worker looks at
-    everything that waits whenever it wakes. Losing it loses nothing: workers look anyway."""
+    Redis of the offices whose messages were stored: one push wakes one waiting worker; it
+    is kept short, since a worker looks at everything that waits whenever it wakes. Losing
+    it loses nothing: workers look anyway."""
 
     def __init__(self, client: redis.Redis, key: str = "aduan:inbound:nudge", keep: int = 64,
                  every: float = 0.02):
         self.client, self.key, self.keep, self.every = client, key, keep, every
-        self._last = 0.0
+        self._last: dict[int, float] = {}  # office -> when this process last pushed for it
 
-    def push(self, force: bool = False) -> None:
-        """At most one push every `every` seconds from a process (unless `force`): under
-        load the workers are busy anyway, and a busy worker looks again as soon as its
-        round ends."""
+    def push(self, office: int = 0, force: bool = False) -> None:
+        """At most one push every `every` seconds from a process for an office (unless
+        `force`): under load the workers are busy anyway, and a busy worker looks again as
+        soon as its round ends. Office 0: any (a stop)."""
         now = time.monotonic()
-        if now - self._last < self.every and not force:
+        if now - self._last.get(office, float("-inf")) < self.every and not force:
             return
-        self._last = now
+        self._last[office] = now
         try:
             with self.client.pipeline(transaction=False) as p:
-                p.lpush(self.key, 1)
+                p.lpush(self.key, office)
                 p.ltrim(self.key, 0, self.keep - 1)
                 p.execute()
         except redis.RedisError:
             pass  # the workers' own look finds the message
 
-    def wait(self, timeout: float) -> None:
+    def wait(self, timeout: float, ignore: frozenset | set = frozenset()) -> int | None:
+        """Until a push for an office not in `ignore`, for at most `timeout` seconds: which
+        office it was for (0: any), or None. A worker that leaves an office's burst to
+        another worker ignores that office's pushes: during a flood they come all the time,
+        and each was a round for nothing (the burst's holder, busy, never waits)."""
+        deadline = time.monotonic() + timeout
         try:
-            self.client.blpop([self.key], timeout=timeout)
+            while (left := deadline - time.monotonic()) > 0:
+                got = self.client.blpop([self.key], timeout=max(left, 0.01))
+                if got is None:
+                    return None
+                office = int(got[1]) if got[1].isdigit() else 0
+                if office not in ignore:
+                    return office
         except redis.RedisError:
-            time.sleep(timeout)
+            time.sleep(max(0.0, deadline - time.monotonic()))
+        return None

@@ -182,7 +182,7 @@ def handled_at_once(runtime) -> None:
     as its post is answered, and what it checks keeps its meaning. `make_runtime(...,
     handle=False)` leaves the messages stored and unhandled, as a dead worker would."""
     # Every office's webhook wakes the deployment's loop after it stored a new message.
-    runtime.wake_inbound = runtime.inbound.drain
+    runtime.wake_inbound = lambda office_id=0: runtime.inbound.drain()
 
 
 @pytest.fixture

@@ -454,6 +454,64 @@ def test_a_worker_apart_hears_of_a_stored_message_at_once(make_runtime):
         worker.inbound.stop()
 
 
+def test_a_worker_that_leaves_a_burst_to_another_is_not_woken_by_it():
+    """The nudges say whose message was stored: a worker waiting while another works an
+    office's burst sleeps through that office's nudges (during a flood they come all the
+    time) and wakes for another office's."""
+    import redis as redis_client
+    from storage.redis_store import Nudges
+
+    if not REDIS_URL:
+        pytest.skip("needs a Redis server (ADUAN_TEST_REDIS_URL)")
+    client = redis_client.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    web, worker = Nudges(client), Nudges(redis_client.Redis.from_url(REDIS_URL))
+    for _ in range(3):
+        web.push(1, force=True)
+    assert worker.wait(0.2, ignore={1}) is None  # the burst's three nudges, slept through
+    web.push(7)
+    assert worker.wait(2.0, ignore={1}) == 7
+    web.push(1, force=True)
+    assert worker.wait(2.0) == 1  # a worker that leaves no burst wakes for any
+    web.push(7)  # at most one push a moment for an office from a process
+    assert worker.wait(0.1) is None
+    web.push(8)  # another office's is its own
+    assert worker.wait(2.0) == 8
+
+
+def test_a_lease_refused_is_asked_for_again_only_after_a_moment(make_runtime):
+    """A worker left free asks for a burst's lease at most every RETRY_LEASE seconds, not
+    every round (a round trip each); once the holder lets go, the next ask takes it."""
+    from sqlalchemy import event
+
+    runtime = make_runtime(handle=False)
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("on SQLite there is one writer: every lease is granted")
+    now = [100.0]
+    holder = storage.inbound.BurstLeases(runtime.engine)
+    other = storage.inbound.BurstLeases(runtime.engine, clock=lambda: now[0])
+    asked = []
+
+    def seen(conn, cursor, statement, *args):
+        asked.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", seen)
+    try:
+        assert holder.hold(1)
+        assert not other.hold(1)
+        asks = len(asked)
+        now[0] += storage.inbound.RETRY_LEASE / 2
+        assert not other.hold(1) and len(asked) == asks  # not asked again yet
+        holder.keep_only(set())  # the holder lets go
+        assert not other.hold(1)  # still within the moment
+        now[0] += storage.inbound.RETRY_LEASE
+        assert other.hold(1) and other.held == {1}
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", seen)
+        holder.close()
+        other.close()
+
+
 def test_acknowledgements_from_many_threads_are_each_committed_before_they_are_answered(make_runtime, monkeypatch):
     """Eight webhook threads store 320 deliveries, each twice over (a provider's retry):
     every call returns only once its row is visible to another connection, exactly one of
