@@ -46,11 +46,11 @@ class AttachmentFetcher:
                 Attachment.fetched_at.is_(None),
                 Attachment.media_type.in_(FETCHABLE), Attachment.provider_ref.is_not(None),
                 Attachment.fetch_error.is_(None)).order_by(Attachment.id).limit(limit)).all()
-        for row in rows:
-            self._fetch(sources[row.office_id][row.channel], row)
-        return len(rows)
+        # the files settled (stored, or failed for good); one the network failed waits for
+        # the next look, which is not hurried for it
+        return sum(self._fetch(sources[row.office_id][row.channel], row) for row in rows)
 
-    def _fetch(self, source, row: Attachment) -> None:
+    def _fetch(self, source, row: Attachment) -> bool:
         stored, error = None, None
         try:
             data = source.fetch(row.provider_ref, self.max_bytes)
@@ -63,14 +63,15 @@ class AttachmentFetcher:
             error = str(exc)[:500]
         except Exception as exc:  # network trouble: the next round tries again
             log.warning("attachment %s: %s", row.id, type(exc).__name__)
-            return
+            return False
         with self.runtime.transaction() as s:
             live = s.get(Attachment, row.id)
             if live is None or live.provider_ref is None:  # erased while we fetched (bot/privacy.py)
                 if stored:
                     Path(stored).unlink(missing_ok=True)
-                return
+                return True
             live.fetched_at = utcnow()
             live.stored_path, live.fetch_error = stored, error
         if stored and hasattr(source, "fetched"):
             source.fetched(row.provider_ref)  # the upload's holding copy goes
+        return True

@@ -173,11 +173,19 @@ def test_the_outbound_loop_looks_for_files_at_its_own_pace(client, runtime, tmp_
         client.post("/webchat/api/messages", json={"id": f"after-{n:04d}", **body})
         a_round()  # woken by the replies: no look yet
     assert looks == [0]
+    fetch = runtime.uploads.fetch
+    monkeypatch.setattr(runtime.uploads, "fetch", lambda *a: (_ for _ in ()).throw(OSError("disk away")))
     loop.files_every = 0.0  # as if a minute had gone by
+    a_round()  # the file could not be read this time: it waits, and the look is not hurried for it
+    loop.files_every = 60.0
+    a_round()
+    assert looks == [0, 0]
+    monkeypatch.setattr(runtime.uploads, "fetch", fetch)
+    loop.files_every = 0.0
     a_round()
     loop.files_every = 60.0
     a_round()  # the last look found a file: looks again at once
     a_round()  # that one found none: not again within the minute
-    assert looks == [0, 1, 0]
+    assert looks == [0, 0, 1, 0]
     with runtime.sessions() as s:
         assert s.scalar(select(Attachment.stored_path)) is not None
