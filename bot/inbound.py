@@ -188,6 +188,8 @@ class InboundLoop:
         self._newest = newest if many else 0
         if many:
             plan = self._shared(plan, bursts)
+        else:
+            self._left = set()  # one office: no burst to leave to another (and no nudge to sleep through)
         self._rounds += 1
         lanes: dict[int, deque] = {}  # office -> its chats in this round
         for office, channel, chat in plan:
@@ -295,7 +297,11 @@ class InboundLoop:
             with self.runtime.sessions() as s:
                 if not queue.pending_chats(s, limit=1):
                     return done
-            handled = self.run_once()
+            try:
+                handled = self.run_once()
+            except (OperationalError, InterfaceError):  # a connection lost: the pool gives a new one
+                log.warning("inbound round failed", exc_info=True)
+                handled = 0
             done += handled
             if not handled and self._stop.wait(0.01):
                 return done

@@ -86,29 +86,22 @@ def pending_chats(session: Session, limit: int = 50, bursts: dict | None = None)
 
 def plan_round(conn: Connection, limit: int = 50, bursts: dict | None = None) -> tuple[int, list[tuple[int, str, str]]]:
     """(the newest inbound id, the plan): the chats with unhandled messages, fairly across
-    offices, as pending_chats says, and where `arrivals_since` starts for this plan. Read
-    across offices: the caller then works in each office's own session.
+    offices, as pending_chats says, and where `arrivals_since` starts for this plan (0 when
+    the plan is empty). Read across offices: the caller then works in each office's own
+    session.
 
     Read from the head of each office's queue (its oldest HEAD x limit messages, through an
     index), not from the whole backlog: a plan costs the same with a backlog of a hundred
     or of a hundred thousand. On PostgreSQL every office's head and the newest id come in
     one statement, a round trip whatever the number of offices with work (one an office
     was 11 round trips a round with ten offices at work, each waiting for a core when a
-    flood keeps both busy); SQLite, in the process, reads each office's head apart. An
-    office whose head holds fewer chats than the plan takes (a few chats with long backlogs
-    at its front) is read whole, so that no chat waits behind another chat's backlog.
-    `bursts`, if given, gets the offices with BURST messages waiting or more (those in a
+    flood keeps both busy: heads_at_once); SQLite, in the process, reads each office's head
+    apart (heads_office_by_office). An office whose head holds fewer chats than the plan
+    takes (a few chats with long backlogs at its front) is read whole, so that no chat
+    waits behind another chat's backlog. `bursts`, if given, gets the offices with BURST messages waiting or more (those in a
     burst), each with the id at its head."""
     n = HEAD * limit
-    heads: dict[int, list] = {}
-    if conn.dialect.name == "postgresql":
-        newest = 0
-        for office, channel, chat, row_id, newest in conn.execute(_heads_statement(), {"n": n}):
-            heads.setdefault(office, []).append((channel, chat, row_id))
-    else:
-        newest = conn.scalar(_newest_statement())
-        for office in _offices_with_work(conn):
-            heads[office] = conn.execute(_head_statement(), {"office": office, "n": n}).all()
+    newest, heads = (heads_at_once if conn.dialect.name == "postgresql" else heads_office_by_office)(conn, n)
     lanes = []
     for office, rows in heads.items():
         firsts: dict[tuple[str, str], int] = {}
@@ -123,6 +116,24 @@ def plan_round(conn: Connection, limit: int = 50, bursts: dict | None = None) ->
     plan = sorted((rank, first, office, channel, chat) for lane in lanes for rank, (first, office, channel, chat)
                   in enumerate(lane))
     return newest, [(office, channel, chat) for _, _, office, channel, chat in plan[:limit]]
+
+
+def heads_at_once(conn: Connection, n: int) -> tuple[int, dict[int, list]]:
+    """(the newest id, {office: its oldest `n` unhandled (channel, chat, id), in id order})
+    of every office with work, in one statement (PostgreSQL); (0, {}) when none has."""
+    newest, heads = 0, {}
+    for office, channel, chat, row_id, newest in conn.execute(_heads_statement(), {"n": n}):
+        heads.setdefault(office, []).append((channel, chat, row_id))
+    return (newest if heads else 0), heads
+
+
+def heads_office_by_office(conn: Connection, n: int) -> tuple[int, dict[int, list]]:
+    """heads_at_once, a statement an office (SQLite: no lateral joins, and no round trips
+    to save in the process)."""
+    newest = conn.scalar(_newest_statement())
+    heads = {office: [tuple(row) for row in conn.execute(_head_statement(), {"office": office, "n": n})]
+             for office in _offices_with_work(conn)}
+    return (newest if heads else 0), heads
 
 
 HEAD = 4  # messages read from the head of an office's queue, per chat a plan takes

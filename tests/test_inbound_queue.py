@@ -4,6 +4,7 @@ import threading
 import time
 
 import pytest
+import sqlalchemy
 from sqlalchemy import select
 
 import handlers.inbound
@@ -463,9 +464,11 @@ def test_a_worker_that_leaves_a_burst_to_another_is_not_woken_by_it():
 
     if not REDIS_URL:
         pytest.skip("needs a Redis server (ADUAN_TEST_REDIS_URL)")
-    client = redis_client.Redis.from_url(REDIS_URL)
-    client.flushdb()
-    web, worker = Nudges(client), Nudges(redis_client.Redis.from_url(REDIS_URL))
+    from storage.redis_store import connect
+
+    redis_client.Redis.from_url(REDIS_URL).flushdb()
+    # as the web processes and the workers talk to Redis; at most a push a minute per office
+    web, worker = Nudges(connect(REDIS_URL), every=60), Nudges(connect(REDIS_URL))
     for _ in range(3):
         web.push(1, force=True)
     assert worker.wait(0.2, ignore={1}) is None  # the burst's three nudges, slept through
@@ -754,3 +757,17 @@ def test_a_round_s_plan_is_one_statement_however_many_offices_have_work(make_run
     assert newest == max(row.id for row in rows(runtime))
     assert [office for office, _, _ in plan[:10]] == [1, *others]  # every office's first before any second
     assert bursts == {1: rows(runtime, office_id=1)[0].id}
+    # The same heads as read office by office, also for an office whose head is one chat's
+    # backlog (its chats then read whole), and nothing (newest 0) once all is handled.
+    for k in range(100):
+        stored(runtime, others[0], "cerewet", f"c{k}")
+    stored(runtime, others[0], "pendiam", "p0")
+    with runtime.ack_engine.connect() as conn:
+        at_once = storage.inbound.heads_at_once(conn, 80)
+        assert at_once == storage.inbound.heads_office_by_office(conn, 80)
+        assert at_once[0] == max(row.id for row in rows(runtime)) and len(at_once[1]) == 10
+        assert ((others[0], "webchat", "pendiam") in storage.inbound.plan_round(conn, 20)[1])
+    with runtime.transaction() as s:
+        s.execute(sqlalchemy.update(InboundMessage).values(handled_at=runtime.clock()))
+    with runtime.ack_engine.connect() as conn:
+        assert storage.inbound.heads_at_once(conn, 80) == storage.inbound.heads_office_by_office(conn, 80) == (0, {})
