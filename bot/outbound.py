@@ -203,8 +203,8 @@ class OutboundLoop:
         """The fetcher, when its last look found files or `files_every` seconds have gone
         by: the loop is woken for every handled message's replies, and a look for files
         (a query, and the web chat's holding folder swept) each time was a fifth to a
-        quarter of a worker's busy time during a flood (py-spy, bench/offices.py). A citizen's file
-        is fetched within a second or two."""
+        quarter of a worker's busy time during a flood (py-spy, bench/offices.py). A
+        citizen's file is fetched within a second or two."""
         if not self._files_found and time.monotonic() - self._files_at < self.files_every:
             return 0
         self._files_at = time.monotonic()

@@ -98,8 +98,8 @@ def plan_round(conn: Connection, limit: int = 50, bursts: dict | None = None) ->
     flood keeps both busy: heads_at_once); SQLite, in the process, reads each office's head
     apart (heads_office_by_office). An office whose head holds fewer chats than the plan
     takes (a few chats with long backlogs at its front) is read whole, so that no chat
-    waits behind another chat's backlog. `bursts`, if given, gets the offices with BURST messages waiting or more (those in a
-    burst), each with the id at its head."""
+    waits behind another chat's backlog. `bursts`, if given, gets the offices with BURST
+    messages waiting or more (those in a burst), each with the id at its head."""
     n = HEAD * limit
     newest, heads = (heads_at_once if conn.dialect.name == "postgresql" else heads_office_by_office)(conn, n)
     lanes = []
