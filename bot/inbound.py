@@ -34,6 +34,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from handlers.inbound import handle, set_aside
 from storage import inbound as queue
+from storage.burst_leases import BurstLeases
 
 log = logging.getLogger(__name__)
 ROUND = 20  # chats looked at in one round
@@ -58,7 +59,7 @@ class InboundLoop:
         self._rounds = 0
         self._newest = 0  # the newest inbound id the round has seen (run_once)
         self.nudges = None  # a storage.redis_store.Nudges when web processes store apart from this one
-        self._leases: queue.BurstLeases | None = None
+        self._leases: BurstLeases | None = None
         self._left: set[int] = set()  # the bursts this round leaves to their lease's holder (_shared)
         self._heads: dict[int, tuple[int, float]] = {}  # burst -> (the id at its head, since when)
         self._others_at = float("-inf")  # time.monotonic() this worker last saw an office without a burst at work
@@ -230,7 +231,7 @@ class InboundLoop:
         """The plan, less the bursts other workers work while other offices have work. An
         office in a burst (storage.inbound.pending_chats: storage.inbound.BURST messages
         waiting or more) is handled by the worker holding its lease
-        (storage.inbound.BurstLeases); the other workers, left free, take the other
+        (storage.burst_leases); the other workers, left free, take the other
         offices' messages the moment they come instead of being in the burst's batches
         when they do (on two cores, the quiet offices' reply p99 during a flood 6.1 - 6.5
         -> 3.3 - 3.8 times their p99 alone, the flood handled a little slower meanwhile:
@@ -247,7 +248,7 @@ class InboundLoop:
             heads[office] = seen if seen is not None and seen[0] == head else (head, now)
         self._heads = heads
         if self._leases is None:
-            self._leases = queue.BurstLeases(self.runtime.engine)
+            self._leases = BurstLeases(self.runtime.engine)
         self._leases.keep_only(set(bursts))
         others = now - self._others_at < OTHERS_FOR
         self._left = {office for office in bursts if others and now - self._heads[office][1] < STUCK_FOR

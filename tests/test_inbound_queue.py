@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 import handlers.inbound
 import storage.acknowledgements
+import storage.burst_leases
 import storage.inbound
 from bot.app import create_app
 from flows.messages import Inbound
@@ -491,8 +492,8 @@ def test_a_lease_refused_is_asked_for_again_only_after_a_moment(make_runtime):
     if runtime.engine.dialect.name != "postgresql":
         pytest.skip("on SQLite there is one writer: every lease is granted")
     now = [100.0]
-    holder = storage.inbound.BurstLeases(runtime.engine)
-    other = storage.inbound.BurstLeases(runtime.engine, clock=lambda: now[0])
+    holder = storage.burst_leases.BurstLeases(runtime.engine)
+    other = storage.burst_leases.BurstLeases(runtime.engine, clock=lambda: now[0])
     asked = []
 
     def seen(conn, cursor, statement, *args):
@@ -503,11 +504,11 @@ def test_a_lease_refused_is_asked_for_again_only_after_a_moment(make_runtime):
         assert holder.hold(1)
         assert not other.hold(1)
         asks = len(asked)
-        now[0] += storage.inbound.RETRY_LEASE / 2
+        now[0] += storage.burst_leases.RETRY_LEASE / 2
         assert not other.hold(1) and len(asked) == asks  # not asked again yet
         holder.keep_only(set())  # the holder lets go
         assert not other.hold(1)  # still within the moment
-        now[0] += storage.inbound.RETRY_LEASE
+        now[0] += storage.burst_leases.RETRY_LEASE
         assert other.hold(1) and other.held == {1}
     finally:
         event.remove(runtime.engine, "before_cursor_execute", seen)
@@ -616,8 +617,8 @@ def test_while_other_offices_have_work_one_worker_at_a_time_works_a_burst(make_r
     if first.engine.dialect.name != "postgresql":
         pytest.skip("on SQLite there is one writer: nothing to share")
     salt = uuid.uuid4().hex  # advisory locks are the database's, across the test workers' schemas
-    burst_key = storage.inbound.burst_key
-    monkeypatch.setattr(storage.inbound, "burst_key", lambda office: burst_key(office) ^ hash(salt) % 2**40)
+    burst_key = storage.burst_leases.burst_key
+    monkeypatch.setattr(storage.burst_leases, "burst_key", lambda office: burst_key(office) ^ hash(salt) % 2**40)
     with first.transaction() as s:
         quiet = add_office(s, "sepi", {"office": {"name": "Kantor Sepi"}}).id
     n = iter(range(10_000))
